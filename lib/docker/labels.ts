@@ -1,0 +1,21 @@
+/**
+ * Labels on every container the library creates. The bare `docker-python-sandbox` label marks a
+ * container as ours: scripts and tests only ever remove containers that carry it. The others say
+ * which Sandbox and which process own it, for orphan reaping.
+ */
+import { hostname } from 'node:os';
+
+export const LABEL = 'docker-python-sandbox';
+export const SANDBOX_LABEL = `${LABEL}.sandbox`;
+export const OWNER_PID_LABEL = `${LABEL}.pid`;
+export const OWNER_HOST_LABEL = `${LABEL}.host`;
+
+export function createLabels(sandboxId: string, extra: Readonly<Record<string, string>> = {}): Record<string, string> {
+  return {
+    ...extra,
+    [LABEL]: '',
+    [SANDBOX_LABEL]: sandboxId,
+    [OWNER_PID_LABEL]: String(process.pid),
+    [OWNER_HOST_LABEL]: hostname(),
+  };
+}

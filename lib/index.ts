@@ -1,0 +1,22 @@
+export { Sandbox, type SandboxState } from './sandbox.js';
+export type { Callback } from './callback.js';
+export type { RunResult } from './result.js';
+export type { SandboxOptions, ResolvedSandboxOptions, RunParams } from './options.js';
+export type { PoolStats } from './pool/pool.js';
+export {
+  SandboxError,
+  SandboxOptionsError,
+  RunParamsError,
+  DockerCliError,
+  EngineUnavailableError,
+  ImageNotFoundError,
+  ContainerStartError,
+  NotInitializedError,
+  SandboxClosedError,
+  type SandboxErrorCode,
+  type ValidationIssue,
+} from './errors.js';
+export { LABEL as CONTAINER_LABEL } from './docker/labels.js';
+
+import { Sandbox } from './sandbox.js';
+export default Sandbox;

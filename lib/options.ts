@@ -1,0 +1,93 @@
+/**
+ * The public options of a Sandbox and the parameters of a run, validated once at the boundary.
+ * Internal modules receive the parsed (defaulted) values and never check again.
+ */
+import { inspect } from 'node:util';
+import { z } from 'zod';
+import { RunParamsError, SandboxOptionsError, type ValidationIssue } from './errors.js';
+
+export const DEFAULT_IMAGE = 'docker-python-sandbox:latest';
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+function wholeNumber(min: number, max: number, unit = ''): z.ZodNumber {
+  const rule = `must be a whole number from ${min} to ${max}${unit}`;
+  return z.number({ error: rule }).int({ error: rule }).min(min, { error: rule }).max(max, { error: rule });
+}
+
+function nonEmptyString(what: string): z.ZodString {
+  return z.string({ error: `must be ${what}` }).min(1, { error: `must be ${what}` });
+}
+
+export const sandboxOptionsSchema = z
+  .object({
+    /** Containers kept warm; runs beyond them wait in a FIFO queue. @default 1 */
+    poolSize: wholeNumber(1, 64).default(1),
+    /** Wall-clock limit of a run, unless the run sets its own. @default 10000 */
+    timeoutMs: wholeNumber(1, DAY_MS, ' (milliseconds)').default(10_000),
+    /** Memory limit of each container, with no swap on top. Python needs about 10 MB. @default 50 */
+    memoryLimitMb: wholeNumber(16, 1024 * 1024, ' (MiB; Python itself needs about 10)').default(50),
+    /** The sandbox image; it must provide `python3`. @default 'docker-python-sandbox:latest' */
+    image: nonEmptyString('an image name, e.g. "docker-python-sandbox:latest"').default(DEFAULT_IMAGE),
+    /** The docker CLI binary. @default 'docker' */
+    dockerPath: nonEmptyString('the path or name of the docker binary').default('docker'),
+    /** Engine address for this Sandbox's docker calls (like DOCKER_HOST). @default the environment's */
+    dockerHost: nonEmptyString('an engine address such as "unix:///var/run/docker.sock"').optional(),
+    /** How long a new container may take to become ready. @default 60000 */
+    startTimeoutMs: wholeNumber(1_000, 10 * 60_000, ' (milliseconds)').default(60_000),
+  })
+  .strict();
+
+export type SandboxOptions = z.input<typeof sandboxOptionsSchema>;
+export type ResolvedSandboxOptions = z.output<typeof sandboxOptionsSchema>;
+
+const runObjectSchema = z
+  .object({
+    /** The Python 3 program. */
+    code: z.string({ error: 'must be a string of Python code' }),
+    /** Wall-clock limit for this run. @default the Sandbox's timeoutMs */
+    timeoutMs: wholeNumber(1, DAY_MS, ' (milliseconds)').optional(),
+  })
+  .strict();
+
+export type RunParams = string | z.input<typeof runObjectSchema>;
+export interface ResolvedRunParams {
+  code: string;
+  timeoutMs: number;
+}
+
+export function parseSandboxOptions(input: unknown): ResolvedSandboxOptions {
+  const parsed = sandboxOptionsSchema.safeParse(input ?? {});
+  if (!parsed.success) throw new SandboxOptionsError(toIssues(parsed.error, input, Object.keys(sandboxOptionsSchema.shape)));
+  return parsed.data;
+}
+
+export function parseRunParams(input: unknown, defaults: ResolvedSandboxOptions): ResolvedRunParams {
+  if (typeof input === 'string') return { code: input, timeoutMs: defaults.timeoutMs };
+  const parsed = runObjectSchema.safeParse(input);
+  if (!parsed.success) {
+    const issues = toIssues(parsed.error, input, Object.keys(runObjectSchema.shape));
+    if (input === null || typeof input !== 'object') {
+      issues.splice(0, issues.length, { path: '', message: `must be a code string or { code, timeoutMs? } (got ${show(input)})` });
+    }
+    throw new RunParamsError(issues);
+  }
+  return { code: parsed.data.code, timeoutMs: parsed.data.timeoutMs ?? defaults.timeoutMs };
+}
+
+function toIssues(error: z.ZodError, input: unknown, known: readonly string[]): ValidationIssue[] {
+  return error.issues.flatMap((issue): ValidationIssue[] => {
+    if (issue.code === 'unrecognized_keys') {
+      return issue.keys.map((key) => ({ path: key, message: `is not a known option; known options are ${known.join(', ')}` }));
+    }
+    const path = issue.path.map(String).join('.');
+    return [{ path, message: `${issue.message} (got ${show(valueAt(input, issue.path))})` }];
+  });
+}
+
+function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
+  return path.reduce<unknown>((value, key) => (value !== null && typeof value === 'object' ? (value as Record<PropertyKey, unknown>)[key] : undefined), input);
+}
+
+function show(value: unknown): string {
+  return inspect(value, { depth: 0, breakLength: Infinity, maxStringLength: 40 });
+}

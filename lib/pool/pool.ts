@@ -1,0 +1,195 @@
+/**
+ * A fixed-size pool of single-use resources. Whoever acquires a resource uses it once and hands it
+ * back with release(): the pool destroys it and starts a replacement in the background. Waiters
+ * are served in FIFO order. All scheduling happens in #pump(), which runs after every change.
+ *
+ * The pool knows nothing of Docker: a factory creates and destroys its resources.
+ */
+import { SandboxClosedError } from '../errors.js';
+
+export interface PoolResourceFactory<T> {
+  create(): Promise<T>;
+  /** Destroys a batch at once (one `docker rm -f` for many containers is much cheaper). Must not reject. */
+  destroy(items: readonly T[]): Promise<void>;
+}
+
+export interface PoolOptions {
+  size: number;
+  /** First delay before retrying after a failed create; doubles up to retryMaxMs. */
+  retryMinMs?: number;
+  retryMaxMs?: number;
+}
+
+export interface PoolStats {
+  size: number;
+  ready: number;
+  leased: number;
+  starting: number;
+  queued: number;
+}
+
+interface Waiter<T> {
+  resolve(item: T): void;
+  reject(error: unknown): void;
+}
+
+export class Pool<T> {
+  readonly #factory: PoolResourceFactory<T>;
+  readonly #size: number;
+  readonly #retryMinMs: number;
+  readonly #retryMaxMs: number;
+  readonly #ready: T[] = [];
+  readonly #leased = new Set<T>();
+  readonly #creations = new Set<Promise<void>>();
+  readonly #destructions = new Set<Promise<void>>();
+  #waiters: Waiter<T>[] = [];
+  #toDestroy: T[] = [];
+  #destroyScheduled = false;
+  #failures = 0;
+  #retryTimer: NodeJS.Timeout | undefined;
+  #closed = false;
+  #closing: Promise<void> | undefined;
+  #leasesDrained: (() => void) | undefined;
+
+  constructor(factory: PoolResourceFactory<T>, options: PoolOptions) {
+    this.#factory = factory;
+    this.#size = options.size;
+    this.#retryMinMs = options.retryMinMs ?? 250;
+    this.#retryMaxMs = options.retryMaxMs ?? 30_000;
+  }
+
+  /** Creates the whole pool in parallel. If any creation fails, destroys the others and rejects. */
+  async start(): Promise<void> {
+    const results = await Promise.allSettled(Array.from({ length: this.#size }, () => this.#factory.create()));
+    const created = results.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
+    const failure = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+    if (failure !== undefined || this.#closed) {
+      await this.#factory.destroy(created);
+      throw failure !== undefined ? failure.reason : new SandboxClosedError();
+    }
+    this.#ready.push(...created);
+  }
+
+  /** Resolves with a resource for one use; waits in FIFO order while none is free. */
+  acquire(signal?: AbortSignal): Promise<T> {
+    if (this.#closed) return Promise.reject(new SandboxClosedError());
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    const item = this.#ready.shift();
+    if (item !== undefined) {
+      this.#leased.add(item);
+      this.#pump();
+      return Promise.resolve(item);
+    }
+    return new Promise<T>((resolve, reject) => {
+      const onAbort = (): void => {
+        this.#waiters = this.#waiters.filter((w) => w !== waiter);
+        reject(signal?.reason);
+      };
+      const waiter: Waiter<T> = {
+        resolve: (value) => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve(value);
+        },
+        reject: (error) => {
+          signal?.removeEventListener('abort', onAbort);
+          reject(error);
+        },
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.#waiters.push(waiter);
+      this.#pump();
+    });
+  }
+
+  /** Hands back a used resource: it is destroyed and replaced. */
+  release(item: T): void {
+    if (!this.#leased.delete(item)) return;
+    this.#scheduleDestroy(item);
+    if (this.#leased.size === 0) this.#leasesDrained?.();
+    this.#pump();
+  }
+
+  stats(): PoolStats {
+    return {
+      size: this.#size,
+      ready: this.#ready.length,
+      leased: this.#leased.size,
+      starting: this.#creations.size,
+      queued: this.#waiters.length,
+    };
+  }
+
+  /**
+   * Refuses new work, rejects waiters, destroys idle resources, waits for creations in flight and
+   * for leased resources to come back, then destroys those. Idempotent.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    this.#closed = true;
+    clearTimeout(this.#retryTimer);
+    for (const waiter of this.#waiters.splice(0)) waiter.reject(new SandboxClosedError());
+    for (const item of this.#ready.splice(0)) this.#scheduleDestroy(item);
+    if (this.#leased.size > 0) await new Promise<void>((resolve) => (this.#leasesDrained = resolve));
+    while (this.#creations.size > 0) await Promise.all(this.#creations);
+    this.#flushDestroy();
+    while (this.#destructions.size > 0) await Promise.all(this.#destructions);
+  }
+
+  #pump(): void {
+    if (this.#closed || this.#retryTimer !== undefined) return;
+    const missing = this.#size - this.#ready.length - this.#leased.size - this.#creations.size;
+    for (let i = 0; i < missing; i++) this.#createOne();
+  }
+
+  #createOne(): void {
+    const creation = this.#factory.create().then(
+      (item) => {
+        this.#failures = 0;
+        if (this.#closed) return this.#scheduleDestroy(item);
+        const waiter = this.#waiters.shift();
+        if (waiter === undefined) return void this.#ready.push(item);
+        this.#leased.add(item);
+        waiter.resolve(item);
+      },
+      (error: unknown) => {
+        this.#failures++;
+        // With nothing ready or starting, waiters would wait for a retry that may fail again.
+        if (this.#ready.length === 0 && this.#creations.size === 1) {
+          for (const waiter of this.#waiters.splice(0)) waiter.reject(error);
+        }
+        const wait = Math.min(this.#retryMaxMs, this.#retryMinMs * 2 ** (this.#failures - 1));
+        clearTimeout(this.#retryTimer);
+        this.#retryTimer = setTimeout(() => {
+          this.#retryTimer = undefined;
+          this.#pump();
+        }, wait).unref();
+      },
+    );
+    const tracked = creation.finally(() => {
+      this.#creations.delete(tracked);
+      this.#pump();
+    });
+    this.#creations.add(tracked);
+  }
+
+  #scheduleDestroy(item: T): void {
+    this.#toDestroy.push(item);
+    if (this.#destroyScheduled) return;
+    this.#destroyScheduled = true;
+    // Runs that end together are removed together: one CLI call for the batch.
+    setImmediate(() => this.#flushDestroy());
+  }
+
+  #flushDestroy(): void {
+    this.#destroyScheduled = false;
+    const batch = this.#toDestroy.splice(0);
+    if (batch.length === 0) return;
+    const destruction = this.#factory.destroy(batch).catch(() => {});
+    const tracked = destruction.finally(() => this.#destructions.delete(tracked));
+    this.#destructions.add(tracked);
+  }
+}

@@ -1,0 +1,118 @@
+/**
+ * The public facade: the original library's `new Sandbox(options)`, `initialize()`, `run()` and
+ * `cleanup()`, each usable with a callback or as a promise. It validates input, owns the pool and
+ * turns executions into results; it knows nothing of Docker commands.
+ */
+import { randomBytes } from 'node:crypto';
+import { settle, type Callback } from './callback.js';
+import { NotInitializedError, SandboxClosedError } from './errors.js';
+import { parseRunParams, parseSandboxOptions, type ResolvedSandboxOptions, type RunParams, type SandboxOptions } from './options.js';
+import { Pool, type PoolStats } from './pool/pool.js';
+import { toRunResult, type RunResult } from './result.js';
+import { ContainerFleet } from './runner/container-fleet.js';
+import type { WarmContainer } from './runner/warm-container.js';
+
+export type SandboxState = 'created' | 'initializing' | 'ready' | 'closed';
+
+export class Sandbox implements AsyncDisposable {
+  /** The validated options, with defaults filled in. */
+  readonly options: Readonly<ResolvedSandboxOptions>;
+  /** Labels this Sandbox's containers (`docker-python-sandbox.sandbox=<id>`). */
+  readonly id: string;
+  readonly #fleet: ContainerFleet;
+  readonly #closer = new AbortController();
+  #pool: Pool<WarmContainer> | undefined;
+  #initializing: Promise<void> | undefined;
+  #closing: Promise<void> | undefined;
+  #state: SandboxState = 'created';
+
+  /** Validates the options (throws SandboxOptionsError); starts nothing. */
+  constructor(options?: SandboxOptions) {
+    this.options = Object.freeze(parseSandboxOptions(options));
+    this.id = randomBytes(6).toString('hex');
+    this.#fleet = new ContainerFleet(this.options, this.id);
+  }
+
+  get state(): SandboxState {
+    return this.#state;
+  }
+
+  /** Starts `poolSize` containers in parallel; settles when all are ready. Safe to call twice. */
+  initialize(): Promise<void>;
+  initialize(callback: Callback<void>): void;
+  initialize(callback?: Callback<void>): Promise<void> | void {
+    return settle(this.#initialize(), callback);
+  }
+
+  /** Runs one Python program in a fresh container and resolves with its result. */
+  run(param: RunParams): Promise<RunResult>;
+  run(param: RunParams, callback: Callback<RunResult>): void;
+  run(param: RunParams, callback?: Callback<RunResult>): Promise<RunResult> | void {
+    return settle(this.#run(param), callback);
+  }
+
+  /** Removes every container of this Sandbox; runs in flight and queued are settled. Idempotent. */
+  cleanup(): Promise<void>;
+  cleanup(callback: Callback<void>): void;
+  cleanup(callback?: Callback<void>): Promise<void> | void {
+    this.#closing ??= this.#cleanup();
+    return settle(this.#closing, callback);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.cleanup();
+  }
+
+  /** Counts of containers by state and of queued runs. */
+  stats(): PoolStats {
+    return this.#pool?.stats() ?? { size: this.options.poolSize, ready: 0, leased: 0, starting: 0, queued: 0 };
+  }
+
+  #initialize(): Promise<void> {
+    if (this.#state === 'closed') return Promise.reject(new SandboxClosedError());
+    this.#initializing ??= this.#startPool().catch((error: unknown) => {
+      // A failed start leaves nothing behind and may be tried again.
+      this.#initializing = undefined;
+      if (this.#state !== 'closed') this.#state = 'created';
+      throw error;
+    });
+    return this.#initializing;
+  }
+
+  async #startPool(): Promise<void> {
+    this.#state = 'initializing';
+    await this.#fleet.checkPrerequisites();
+    const pool = new Pool(this.#fleet, { size: this.options.poolSize });
+    await pool.start();
+    if (this.#closer.signal.aborted) {
+      await pool.close();
+      throw new SandboxClosedError();
+    }
+    this.#pool = pool;
+    this.#state = 'ready';
+  }
+
+  async #run(param: RunParams): Promise<RunResult> {
+    const params = parseRunParams(param, this.options);
+    if (this.#state === 'closed') throw new SandboxClosedError();
+    if (this.#state === 'initializing') await this.#initializing;
+    const pool = this.#pool;
+    if (pool === undefined) throw new NotInitializedError();
+    const container = await pool.acquire(this.#closer.signal);
+    try {
+      const execution = await container.execute(params.code, { timeoutMs: params.timeoutMs, signal: this.#closer.signal });
+      if (execution.aborted) throw new SandboxClosedError('The sandbox was cleaned up while this run was in flight.');
+      return toRunResult(execution);
+    } finally {
+      pool.release(container);
+    }
+  }
+
+  async #cleanup(): Promise<void> {
+    this.#state = 'closed';
+    this.#closer.abort(new SandboxClosedError('The sandbox was cleaned up before this run started.'));
+    await this.#initializing?.catch(() => {});
+    await this.#pool?.close();
+    await this.#fleet.removeLeftovers();
+  }
+}

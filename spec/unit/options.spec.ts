@@ -1,0 +1,67 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { RunParamsError, Sandbox, SandboxOptionsError } from '../../lib/index.js';
+import { parseRunParams, parseSandboxOptions } from '../../lib/options.js';
+
+test('defaults are the original library\'s', () => {
+  const options = new Sandbox().options;
+  assert.equal(options.poolSize, 1);
+  assert.equal(options.timeoutMs, 10_000);
+  assert.equal(options.memoryLimitMb, 50);
+  assert.equal(options.image, 'docker-python-sandbox:latest');
+});
+
+const badOptions: Array<[string, unknown, RegExp]> = [
+  ['poolSize', 0, /poolSize: must be a whole number from 1 to 64 \(got 0\)/],
+  ['poolSize', 2.5, /poolSize: must be a whole number from 1 to 64 \(got 2\.5\)/],
+  ['poolSize', '4', /poolSize: must be a whole number from 1 to 64 \(got '4'\)/],
+  ['timeoutMs', -1, /timeoutMs: must be a whole number from 1 to 86400000 \(milliseconds\) \(got -1\)/],
+  ['memoryLimitMb', 4, /memoryLimitMb: must be a whole number from 16 to 1048576 \(MiB; Python itself needs about 10\) \(got 4\)/],
+  ['image', '', /image: must be an image name/],
+  ['dockerHost', 42, /dockerHost: must be an engine address/],
+  ['poolsize', 3, /poolsize: is not a known option; known options are poolSize, timeoutMs, memoryLimitMb, image/],
+];
+
+for (const [key, value, message] of badOptions) {
+  test(`a bad ${key} (${JSON.stringify(value)}) throws SandboxOptionsError naming it`, () => {
+    assert.throws(
+      () => new Sandbox({ [key]: value } as never),
+      (error: unknown) => {
+        assert.ok(error instanceof SandboxOptionsError);
+        assert.equal(error.code, 'ERR_SANDBOX_OPTIONS');
+        assert.equal(error.name, 'SandboxOptionsError');
+        assert.match(error.message, message);
+        assert.equal(error.issues[0]?.path, key);
+        return true;
+      },
+    );
+  });
+}
+
+test('options that are not an object are refused', () => {
+  assert.throws(() => parseSandboxOptions(5), /Invalid Sandbox options:\n {2}- \(root\): .*expected object/);
+});
+
+test('run params: a string is the code; an object may set timeoutMs', () => {
+  const defaults = parseSandboxOptions({ timeoutMs: 1234 });
+  assert.deepEqual(parseRunParams('print(1)', defaults), { code: 'print(1)', timeoutMs: 1234 });
+  assert.deepEqual(parseRunParams({ code: 'x', timeoutMs: 99 }, defaults), { code: 'x', timeoutMs: 99 });
+});
+
+const badParams: Array<[unknown, RegExp]> = [
+  [undefined, /\(root\): must be a code string or \{ code, timeoutMs\? \} \(got undefined\)/],
+  [42, /\(root\): must be a code string or \{ code, timeoutMs\? \} \(got 42\)/],
+  [{}, /code: must be a string of Python code \(got undefined\)/],
+  [{ code: 1 }, /code: must be a string of Python code \(got 1\)/],
+  [{ code: '', timeoutMs: 0 }, /timeoutMs: must be a whole number from 1 to 86400000/],
+  [{ code: '', timeOut: 5 }, /timeOut: is not a known option; known options are code, timeoutMs/],
+];
+
+for (const [param, message] of badParams) {
+  test(`bad run params ${JSON.stringify(param)} throw RunParamsError`, () => {
+    assert.throws(
+      () => parseRunParams(param, parseSandboxOptions({})),
+      (error: unknown) => error instanceof RunParamsError && error.code === 'ERR_RUN_PARAMS' && message.test(error.message),
+    );
+  });
+}

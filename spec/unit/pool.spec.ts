@@ -1,0 +1,116 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { SandboxClosedError } from '../../lib/errors.js';
+import { Pool } from '../../lib/pool/pool.js';
+import { FakeFactory, settleTasks } from '../helpers/fake-factory.js';
+
+test('start() creates the whole pool; each resource is used once, destroyed and replaced', async () => {
+  const factory = new FakeFactory();
+  const pool = new Pool(factory, { size: 2 });
+  await pool.start();
+  assert.equal(factory.created, 2);
+  assert.deepEqual(pool.stats(), { size: 2, ready: 2, leased: 0, starting: 0, queued: 0 });
+
+  const first = await pool.acquire();
+  pool.release(first);
+  await settleTasks();
+  assert.deepEqual(factory.destroyed, [first.id]);
+  assert.equal(factory.created, 3);
+  assert.equal(pool.stats().ready, 2);
+  await pool.close();
+});
+
+test('runs beyond the free resources wait and are served in FIFO order', async () => {
+  const factory = new FakeFactory();
+  const pool = new Pool(factory, { size: 1 });
+  await pool.start();
+  const first = await pool.acquire();
+  factory.hold = true;
+  const order: string[] = [];
+  const second = pool.acquire().then((r) => (order.push('second'), r));
+  const third = pool.acquire().then((r) => (order.push('third'), r));
+  assert.equal(pool.stats().queued, 2);
+
+  pool.release(first);
+  await settleTasks();
+  factory.releaseAll();
+  const got2 = await second;
+  pool.release(got2);
+  await settleTasks();
+  factory.releaseAll();
+  pool.release(await third);
+  assert.deepEqual(order, ['second', 'third']);
+  await settleTasks();
+  factory.releaseAll();
+  await pool.close();
+});
+
+test('releases in the same tick are destroyed in one batch', async () => {
+  const factory = new FakeFactory();
+  const pool = new Pool(factory, { size: 3 });
+  await pool.start();
+  const items = await Promise.all([pool.acquire(), pool.acquire(), pool.acquire()]);
+  for (const item of items) pool.release(item);
+  await settleTasks();
+  assert.deepEqual(factory.destroyBatches, [items.map((item) => item.id)]);
+  await pool.close();
+});
+
+test('a failed start destroys what was created and rejects with the failure', async () => {
+  const factory = new FakeFactory();
+  factory.hold = true;
+  const pool = new Pool(factory, { size: 3 });
+  const starting = pool.start();
+  const [a, b, c] = factory.pending;
+  a!.resolve();
+  b!.reject(new Error('no image'));
+  c!.resolve();
+  await assert.rejects(starting, /no image/);
+  assert.deepEqual(factory.destroyed, [1, 3]);
+});
+
+test('close() rejects waiters, waits for leased resources, then destroys everything', async () => {
+  const factory = new FakeFactory();
+  const pool = new Pool(factory, { size: 1 });
+  await pool.start();
+  const leased = await pool.acquire();
+  factory.hold = true;
+  const waiting = pool.acquire();
+  let closed = false;
+  const closing = pool.close().then(() => (closed = true));
+  await assert.rejects(waiting, SandboxClosedError);
+  await settleTasks();
+  assert.equal(closed, false, 'close waits for the leased resource');
+  factory.releaseAll(); // the replacement started for the waiter finishes: it is destroyed too
+  pool.release(leased);
+  await closing;
+  assert.equal(factory.destroyed.length, factory.created);
+  await assert.rejects(pool.acquire(), SandboxClosedError);
+});
+
+test('aborting a queued acquire removes it from the queue', async () => {
+  const factory = new FakeFactory();
+  const pool = new Pool(factory, { size: 1 });
+  await pool.start();
+  const leased = await pool.acquire();
+  const controller = new AbortController();
+  const waiting = pool.acquire(controller.signal);
+  assert.equal(pool.stats().queued, 1);
+  controller.abort(new Error('changed my mind'));
+  await assert.rejects(waiting, /changed my mind/);
+  assert.equal(pool.stats().queued, 0);
+  pool.release(leased);
+  await pool.close();
+});
+
+test('when replacements fail and nothing is ready, waiters get the failure instead of hanging', async () => {
+  const factory = new FakeFactory();
+  const pool = new Pool(factory, { size: 1, retryMinMs: 10_000 });
+  await pool.start();
+  const leased = await pool.acquire();
+  factory.failWith = new Error('image was deleted');
+  const waiting = pool.acquire();
+  pool.release(leased);
+  await assert.rejects(waiting, /image was deleted/);
+  await pool.close();
+});
