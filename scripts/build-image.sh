@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the sandbox image (docker-python-sandbox:latest) from image/Dockerfile.
-# Skipped when the image already carries the content hash of image/ and the chosen base.
+# Skipped when the image already carries the content hash of image/, this script and the base.
 # When the base (python:3.12-slim) can be neither found nor pulled, as on machines with no
 # registry, it makes an equivalent base from Debian packages (debootstrap minbase + python3 and its standard library)
 # and builds the same Dockerfile on it.
@@ -16,7 +16,7 @@ hash_label=docker-python-sandbox.image-hash
 
 say() { echo "build-image: $*"; }
 
-hash=$( { (cd image && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum); echo "$base"; } \
+hash=$( { (cd image && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum); sha256sum scripts/build-image.sh; echo "$base"; } \
   | sha256sum | cut -c1-16)
 current=$(docker image inspect -f "{{ index .Config.Labels \"$hash_label\" }}" "$image" 2>/dev/null || true)
 if [[ "$current" == "$hash" ]]; then

@@ -124,7 +124,10 @@ export class WarmContainer {
         err.push(chunk);
         checkMarkers();
       };
+      let killing = false;
       const killThenFinish = (timedOut: boolean, aborted: boolean): void => {
+        if (killing) return;
+        killing = true;
         // Stop the clock and the output now; settle once the container is gone (bounded).
         stdout.off('data', onStdout);
         stderr.off('data', onStderr);
@@ -139,6 +142,7 @@ export class WarmContainer {
       stderr.resume();
       // The loader ended without (both) markers: it was killed, or the program closed a stream.
       void Promise.all([this.#loader.exited, settledStream(stdout), settledStream(stderr)]).then(([exit]) => {
+        if (killing) return; // the host's kill ended it: that verdict stands
         out.flush();
         err.flush();
         const status = out.trailer;

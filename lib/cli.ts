@@ -1,0 +1,126 @@
+#!/usr/bin/env node
+/**
+ * The `docker-python-sandbox` command: run one Python file in a fresh sandbox container.
+ * The program's output goes to this process's stdout and stderr and its exit code becomes ours
+ * (124 on timeout, 125 when the sandbox itself failed, 2 for a usage error or a bad option).
+ */
+import { readFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { SandboxError, SandboxOptionsError } from './errors.js';
+import { Sandbox } from './sandbox.js';
+import type { RunResult } from './result.js';
+
+export const EXIT_TIMEOUT = 124;
+export const EXIT_SANDBOX_FAILED = 125;
+export const EXIT_USAGE = 2;
+
+const USAGE = `Usage: docker-python-sandbox run <file.py | -> [options]
+
+Runs a Python 3 program in a fresh, locked-down Docker container (no network).
+The program's stdout and stderr are printed as they are; the exit code is the program's,
+124 when it timed out, 125 when the sandbox could not run it.
+
+Options:
+  --timeout <ms>    wall-clock limit (default 10000)
+  --memory <mb>     memory limit in MiB, no swap (default 50)
+  --image <name>    sandbox image (default docker-python-sandbox:latest)
+  --json            print the whole result as JSON instead of the program's output
+  -h, --help        show this help
+`;
+
+class UsageError extends Error {}
+
+async function main(argv: readonly string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      options: {
+        timeout: { type: 'string' },
+        memory: { type: 'string' },
+        image: { type: 'string' },
+        json: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const [command, file, ...rest] = positionals;
+  if (command !== 'run' || file === undefined || rest.length > 0) {
+    throw new UsageError(command === undefined ? 'missing command' : `expected "run <file.py | ->", got "${positionals.join(' ')}"`);
+  }
+
+  const code = file === '-' ? await readStdin() : await readCode(file);
+  const sandbox = new Sandbox({
+    poolSize: 1,
+    ...(values.timeout !== undefined && { timeoutMs: toNumber('--timeout', values.timeout) }),
+    ...(values.memory !== undefined && { memoryLimitMb: toNumber('--memory', values.memory) }),
+    ...(values.image !== undefined && { image: values.image }),
+  });
+  try {
+    await sandbox.initialize();
+    const result = await sandbox.run(code);
+    if (values.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+    else await writeOutput(result, sandbox.options.timeoutMs);
+    return exitCodeOf(result);
+  } finally {
+    await sandbox.cleanup();
+  }
+}
+
+export function exitCodeOf(result: RunResult): number {
+  if (result.timedOut) return EXIT_TIMEOUT;
+  return result.exitCode ?? EXIT_SANDBOX_FAILED;
+}
+
+async function writeOutput(result: RunResult, timeoutMs: number): Promise<void> {
+  await Promise.all([write(process.stdout, result.stdout), write(process.stderr, result.stderr)]);
+  if (result.timedOut) process.stderr.write(`docker-python-sandbox: the program was stopped at its time limit (${timeoutMs} ms)\n`);
+}
+
+function write(stream: NodeJS.WriteStream, text: string): Promise<void> {
+  return new Promise((resolve) => (text === '' ? resolve() : stream.write(text, () => resolve())));
+}
+
+function toNumber(flag: string, value: string): number {
+  const number = Number(value);
+  if (value.trim() === '' || !Number.isFinite(number)) throw new UsageError(`${flag} expects a number, got "${value}"`);
+  return number;
+}
+
+async function readCode(file: string): Promise<string> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (error) {
+    throw new UsageError(`cannot read ${file}: ${(error as Error).message}`);
+  }
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    if (error instanceof UsageError || error instanceof SandboxOptionsError) {
+      process.stderr.write(`docker-python-sandbox: ${error.message}\n\n${USAGE}`);
+      process.exitCode = EXIT_USAGE;
+      return;
+    }
+    const prefix = error instanceof SandboxError ? `${error.name} (${error.code})` : 'error';
+    process.stderr.write(`docker-python-sandbox: ${prefix}: ${(error as Error).message}\n`);
+    process.exitCode = EXIT_SANDBOX_FAILED;
+  },
+);

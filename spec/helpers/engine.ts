@@ -1,0 +1,27 @@
+/** What integration specs need to look at the real engine and the host around a Sandbox. */
+import { readdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import type { TestContext } from 'node:test';
+import { DockerEngine } from '../../lib/docker/engine.js';
+import { LABEL, SANDBOX_LABEL } from '../../lib/docker/labels.js';
+import { Sandbox, type SandboxOptions } from '../../lib/index.js';
+
+const engine = new DockerEngine({ binary: 'docker', host: undefined });
+
+/** Containers of one Sandbox (by its id label), or every container of the library. */
+export function labelledContainers(sandboxId?: string): Promise<string[]> {
+  return engine.listContainers(sandboxId === undefined ? { [LABEL]: undefined } : { [SANDBOX_LABEL]: sandboxId });
+}
+
+/** The per-container temp dirs the library makes on the host. */
+export async function sandboxTempDirs(): Promise<string[]> {
+  return (await readdir(tmpdir())).filter((name) => name.startsWith('dps-'));
+}
+
+/** An initialized Sandbox that is cleaned up when the test ends. */
+export async function startSandbox(t: TestContext, options: SandboxOptions = {}): Promise<Sandbox> {
+  const sandbox = new Sandbox(options);
+  t.after(() => sandbox.cleanup());
+  await sandbox.initialize();
+  return sandbox;
+}
