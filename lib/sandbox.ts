@@ -63,6 +63,15 @@ export class Sandbox implements AsyncDisposable {
     await this.cleanup();
   }
 
+  /**
+   * Resolves when every container of the pool is warm again (used ones are replaced in the
+   * background). Useful before a latency-sensitive burst; resolves at once after cleanup.
+   */
+  async whenWarm(): Promise<void> {
+    await this.#initializing;
+    await this.#pool?.whenFull();
+  }
+
   /** Counts of containers by state and of queued runs. */
   stats(): PoolStats {
     return this.#pool?.stats() ?? { size: this.options.poolSize, ready: 0, leased: 0, starting: 0, queued: 0 };

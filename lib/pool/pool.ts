@@ -50,6 +50,7 @@ export class Pool<T> {
   #closed = false;
   #closing: Promise<void> | undefined;
   #leasesDrained: (() => void) | undefined;
+  #fullListeners: Array<() => void> = [];
 
   constructor(factory: PoolResourceFactory<T>, options: PoolOptions) {
     this.#factory = factory;
@@ -109,6 +110,12 @@ export class Pool<T> {
     this.#pump();
   }
 
+  /** Resolves once every slot holds a ready resource (at once if it does now). */
+  whenFull(): Promise<void> {
+    if (this.#ready.length === this.#size || this.#closed) return Promise.resolve();
+    return new Promise((resolve) => this.#fullListeners.push(resolve));
+  }
+
   stats(): PoolStats {
     return {
       size: this.#size,
@@ -131,6 +138,7 @@ export class Pool<T> {
   async #close(): Promise<void> {
     this.#closed = true;
     clearTimeout(this.#retryTimer);
+    for (const listener of this.#fullListeners.splice(0)) listener();
     for (const waiter of this.#waiters.splice(0)) waiter.reject(new SandboxClosedError());
     for (const item of this.#ready.splice(0)) this.#scheduleDestroy(item);
     if (this.#leased.size > 0) await new Promise<void>((resolve) => (this.#leasesDrained = resolve));
@@ -151,7 +159,11 @@ export class Pool<T> {
         this.#failures = 0;
         if (this.#closed) return this.#scheduleDestroy(item);
         const waiter = this.#waiters.shift();
-        if (waiter === undefined) return void this.#ready.push(item);
+        if (waiter === undefined) {
+          this.#ready.push(item);
+          if (this.#ready.length === this.#size) for (const listener of this.#fullListeners.splice(0)) listener();
+          return;
+        }
         this.#leased.add(item);
         waiter.resolve(item);
       },

@@ -114,3 +114,20 @@ test('when replacements fail and nothing is ready, waiters get the failure inste
   await assert.rejects(waiting, /image was deleted/);
   await pool.close();
 });
+
+test('whenFull() resolves once a used resource has been replaced', async () => {
+  const factory = new FakeFactory();
+  const pool = new Pool(factory, { size: 2 });
+  await pool.start();
+  await pool.whenFull();
+  factory.hold = true;
+  pool.release(await pool.acquire());
+  let full = false;
+  const waiting = pool.whenFull().then(() => (full = true));
+  await settleTasks();
+  assert.equal(full, false);
+  factory.releaseAll();
+  await waiting;
+  assert.equal(pool.stats().ready, 2);
+  await pool.close();
+});

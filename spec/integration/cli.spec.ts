@@ -1,0 +1,78 @@
+/**
+ * The command-line runner, as a user would call it: a real process against the real engine.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { test } from 'node:test';
+import { labelledContainers } from '../helpers/engine.js';
+
+const CLI = fileURLToPath(new URL('../../lib/cli.ts', import.meta.url));
+const FIXTURE = fileURLToPath(new URL('../fixtures/exit_seven.py', import.meta.url));
+
+interface CliOutcome {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function cli(args: string[], options: { input?: string; env?: NodeJS.ProcessEnv } = {}): Promise<CliOutcome> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { env: options.env ?? process.env });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => (stdout += chunk));
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end(options.input ?? '');
+  });
+}
+
+test('run FILE: the program\'s output goes to our stdout and stderr, its exit code becomes ours', async () => {
+  const before = await labelledContainers();
+  const outcome = await cli(['run', FIXTURE]);
+  assert.deepEqual(outcome, { code: 7, stdout: 'to stdout\n', stderr: 'to stderr\n' });
+  assert.deepEqual(await labelledContainers(), before, 'the CLI leaves no container behind');
+});
+
+test('run - reads the program from stdin', async () => {
+  const outcome = await cli(['run', '-'], { input: 'print(6 * 7)' });
+  assert.deepEqual(outcome, { code: 0, stdout: '42\n', stderr: '' });
+});
+
+test('--json prints the whole result', async () => {
+  const outcome = await cli(['run', '-', '--json'], { input: 'print("hi")' });
+  assert.equal(outcome.code, 0);
+  const result = JSON.parse(outcome.stdout);
+  assert.equal(result.stdout, 'hi\n');
+  assert.equal(result.isError, false);
+  assert.equal(result.exitCode, 0);
+  assert.equal(typeof result.durationMs, 'number');
+});
+
+test('--timeout stops the program and exits 124; --memory limits it', async () => {
+  const timedOut = await cli(['run', '-', '--timeout', '500'], { input: 'import time\ntime.sleep(30)' });
+  assert.equal(timedOut.code, 124);
+  assert.match(timedOut.stderr, /stopped at its time limit \(500 ms\)/);
+  const oom = await cli(['run', '-', '--memory', '32'], { input: 'x = bytearray(200 * 1024 * 1024)' });
+  assert.notEqual(oom.code, 0);
+});
+
+test('an unreachable engine (DOCKER_HOST pointing nowhere) exits 125 with a clear message', async () => {
+  const outcome = await cli(['run', FIXTURE], { env: { ...process.env, DOCKER_HOST: 'unix:///nonexistent/docker.sock' } });
+  assert.equal(outcome.code, 125);
+  assert.match(outcome.stderr, /EngineUnavailableError \(ERR_ENGINE_UNAVAILABLE\): No Docker engine answers at unix:\/\/\/nonexistent\/docker\.sock/);
+});
+
+test('usage errors and bad options exit 2 and show the usage', async () => {
+  const missing = await cli([]);
+  assert.equal(missing.code, 2);
+  assert.match(missing.stderr, /missing command[\s\S]*Usage: docker-python-sandbox run/);
+  const badMemory = await cli(['run', FIXTURE, '--memory', '1']);
+  assert.equal(badMemory.code, 2);
+  assert.match(badMemory.stderr, /memoryLimitMb: must be a whole number from 16/);
+  const unreadable = await cli(['run', '/nonexistent/program.py']);
+  assert.equal(unreadable.code, 2);
+  assert.match(unreadable.stderr, /cannot read \/nonexistent\/program\.py/);
+});

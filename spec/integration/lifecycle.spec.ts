@@ -1,0 +1,147 @@
+/**
+ * Both API forms, failures that must leave nothing behind, and cleanup with work in flight.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import DefaultSandbox, {
+  EngineUnavailableError,
+  ImageNotFoundError,
+  NotInitializedError,
+  RunParamsError,
+  Sandbox,
+  SandboxClosedError,
+  type RunResult,
+} from '../../lib/index.js';
+import { labelledContainers, sandboxTempDirs, startSandbox } from '../helpers/engine.js';
+
+test('the callback forms work as in the original library', async () => {
+  assert.equal(DefaultSandbox, Sandbox);
+  const sandbox = new DefaultSandbox({ poolSize: 1 });
+  const result = await new Promise<RunResult>((resolve, reject) => {
+    const returned = sandbox.initialize((err) => {
+      if (err) return reject(err);
+      sandbox.run({ code: 'print("cb")', timeoutMs: 2_000 }, (runErr, runResult) => (runErr ? reject(runErr) : resolve(runResult!)));
+    });
+    assert.equal(returned, undefined);
+  });
+  assert.equal(result.stdout, 'cb\n');
+  await new Promise<void>((resolve, reject) => sandbox.cleanup((err) => (err ? reject(err) : resolve())));
+  assert.deepEqual(await labelledContainers(sandbox.id), []);
+});
+
+test('the callback gets the error of a bad run instead of a rejection', async (t) => {
+  const sandbox = await startSandbox(t);
+  const error = await new Promise<Error | null>((resolve) => sandbox.run({ code: 5 } as never, (err) => resolve(err)));
+  assert.ok(error instanceof RunParamsError);
+});
+
+test('invalid run params reject with RunParamsError and use no container', async (t) => {
+  const sandbox = await startSandbox(t, { poolSize: 2 });
+  const before = await labelledContainers(sandbox.id);
+  await assert.rejects(sandbox.run({ code: 'print(1)', timeoutMs: -5 }), (error: unknown) => {
+    assert.ok(error instanceof RunParamsError);
+    assert.match(error.message, /timeoutMs: must be a whole number from 1 to 86400000 \(milliseconds\) \(got -5\)/);
+    return true;
+  });
+  await assert.rejects(sandbox.run(null as never), RunParamsError);
+  await assert.rejects(sandbox.run({ code: 'x', memory: 5 } as never), /memory: is not a known option/);
+  assert.deepEqual(sandbox.stats(), { size: 2, ready: 2, leased: 0, starting: 0, queued: 0 });
+  assert.deepEqual((await labelledContainers(sandbox.id)).sort(), before.sort());
+});
+
+test('run() before initialize() rejects with NotInitializedError and starts nothing', async () => {
+  const sandbox = new Sandbox();
+  await assert.rejects(sandbox.run('print(1)'), NotInitializedError);
+  assert.deepEqual(await labelledContainers(sandbox.id), []);
+});
+
+test('an unreachable engine fails initialize() with EngineUnavailableError and leaves nothing behind', async () => {
+  const dirsBefore = await sandboxTempDirs();
+  const sandbox = new Sandbox({ dockerHost: 'unix:///nonexistent/docker.sock' });
+  await assert.rejects(sandbox.initialize(), (error: unknown) => {
+    assert.ok(error instanceof EngineUnavailableError);
+    assert.equal(error.code, 'ERR_ENGINE_UNAVAILABLE');
+    assert.match(error.message, /No Docker engine answers at unix:\/\/\/nonexistent\/docker\.sock/);
+    assert.match(error.message, /npm run setup/);
+    assert.match(error.command ?? '', /^docker image inspect/);
+    return true;
+  });
+  assert.deepEqual(await sandboxTempDirs(), dirsBefore);
+  assert.equal(sandbox.state, 'created');
+});
+
+test('a missing docker binary is reported as EngineUnavailableError', async () => {
+  const sandbox = new Sandbox({ dockerPath: '/nonexistent/docker' });
+  await assert.rejects(sandbox.initialize(), (error: unknown) => {
+    assert.ok(error instanceof EngineUnavailableError);
+    assert.match(error.message, /The docker CLI \("\/nonexistent\/docker"\) was not found/);
+    return true;
+  });
+});
+
+test('a missing image fails initialize() with ImageNotFoundError naming it, leaving nothing behind', async () => {
+  const dirsBefore = await sandboxTempDirs();
+  const sandbox = new Sandbox({ image: 'docker-python-sandbox-missing:nope', poolSize: 2 });
+  await assert.rejects(sandbox.initialize(), (error: unknown) => {
+    assert.ok(error instanceof ImageNotFoundError);
+    assert.equal(error.image, 'docker-python-sandbox-missing:nope');
+    assert.match(error.message, /The image "docker-python-sandbox-missing:nope" is not on the Docker engine/);
+    return true;
+  });
+  assert.deepEqual(await labelledContainers(sandbox.id), []);
+  assert.deepEqual(await sandboxTempDirs(), dirsBefore);
+});
+
+test('the default image, when missing, names the command that builds it', () => {
+  const error = new ImageNotFoundError('docker-python-sandbox:latest', { command: 'docker image inspect' });
+  assert.match(error.message, /Build it with `npm run setup`/);
+});
+
+test('cleanup() settles runs in flight and queued, and leaves no container or temp dir', async () => {
+  const dirsBefore = await sandboxTempDirs();
+  const sandbox = new Sandbox({ poolSize: 2 });
+  await sandbox.initialize();
+  assert.equal((await labelledContainers(sandbox.id)).length, 2);
+  const inFlight = [sandbox.run('import time\ntime.sleep(60)'), sandbox.run('import time\ntime.sleep(60)')];
+  const queued = sandbox.run('print("never")');
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(sandbox.stats().queued, 1);
+
+  const outcomes = Promise.allSettled([...inFlight, queued]);
+  await Promise.all([sandbox.cleanup(), sandbox.cleanup()]);
+  const [first, second, waiting] = await outcomes;
+  for (const outcome of [first, second]) {
+    assert.equal(outcome?.status, 'rejected');
+    assert.match(String(outcome.reason), /cleaned up while this run was in flight/);
+  }
+  assert.equal(waiting?.status, 'rejected');
+  assert.ok(waiting.reason instanceof SandboxClosedError);
+  await assert.rejects(sandbox.run('print(1)'), SandboxClosedError);
+  await assert.rejects(sandbox.initialize(), SandboxClosedError);
+  assert.equal(sandbox.state, 'closed');
+  assert.deepEqual(await labelledContainers(sandbox.id), []);
+  assert.deepEqual(await sandboxTempDirs(), dirsBefore);
+});
+
+test('Symbol.asyncDispose cleans up like cleanup()', async () => {
+  const sandbox = new Sandbox();
+  await sandbox.initialize();
+  await sandbox.run('print(1)');
+  await sandbox[Symbol.asyncDispose]();
+  assert.deepEqual(await labelledContainers(sandbox.id), []);
+});
+
+test('initialize() twice starts one pool; used containers are replaced in the background', async (t) => {
+  const sandbox = new Sandbox({ poolSize: 2 });
+  t.after(() => sandbox.cleanup());
+  await Promise.all([sandbox.initialize(), sandbox.initialize()]);
+  const first = await labelledContainers(sandbox.id);
+  assert.equal(first.length, 2);
+  await sandbox.run('print(1)');
+  // The used container is removed and a new one takes its place.
+  await sandbox.whenWarm();
+  assert.deepEqual(sandbox.stats(), { size: 2, ready: 2, leased: 0, starting: 0, queued: 0 });
+  const after = await labelledContainers(sandbox.id);
+  assert.equal(after.length, 2);
+  assert.equal(after.filter((name) => first.includes(name)).length, 1);
+});
