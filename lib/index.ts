@@ -20,3 +20,7 @@ export { LABEL as CONTAINER_LABEL } from './docker/labels.js';
 
 import { Sandbox } from './sandbox.js';
 export default Sandbox;
+
+// `const Sandbox = require('docker-python-sandbox')` works as it did in version 1 (Node's
+// require() of an ES module returns this export).
+export { Sandbox as 'module.exports' };
