@@ -45,9 +45,9 @@ make_fallback_base() {
   root=$(mktemp -d /tmp/dps-rootfs.XXXXXX)
   trap 'rm -rf "$root"' EXIT
   say "making $fallback_base from Debian $suite packages (debootstrap minbase + python3 with its standard library; about a minute)"
-  debootstrap --variant=minbase --include=python3 "$suite" "$root" "$mirror" >/tmp/dps-debootstrap.log 2>&1 || {
-    say "debootstrap failed; see /tmp/dps-debootstrap.log" >&2
-    tail -n 20 /tmp/dps-debootstrap.log >&2
+  debootstrap --variant=minbase --include=python3 "$suite" "$root" "$mirror" >/tmp/docker-python-sandbox-debootstrap.log 2>&1 || {
+    say "debootstrap failed; see /tmp/docker-python-sandbox-debootstrap.log" >&2
+    tail -n 20 /tmp/docker-python-sandbox-debootstrap.log >&2
     exit 1
   }
   # Package caches and lists are not needed at run time.
