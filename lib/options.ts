@@ -18,7 +18,10 @@ function nonEmptyString(what: string): z.ZodString {
   return z.string({ error: `must be ${what}` }).min(1, { error: `must be ${what}` });
 }
 
-export const sandboxOptionsSchema = z
+/** gVisor cannot run ordinary programs that start a few subprocesses under a pids limit below ~128. */
+export const DEFAULT_PIDS_LIMIT = { runc: 64, runsc: 256 } as const;
+
+const sandboxOptionsShape = z
   .object({
     /** Containers kept warm; runs beyond them wait in a FIFO queue. @default 1 */
     poolSize: wholeNumber(1, 64).default(1),
@@ -34,8 +37,46 @@ export const sandboxOptionsSchema = z
     dockerHost: nonEmptyString('an engine address such as "unix:///var/run/docker.sock"').optional(),
     /** How long a new container may take to become ready. @default 60000 */
     startTimeoutMs: wholeNumber(1_000, 10 * 60_000, ' (milliseconds)').default(60_000),
+
+    /** OCI runtime (`docker run --runtime`), e.g. 'runsc' for gVisor. @default the engine's default (runc) */
+    runtime: z
+      .string({ error: 'must be a runtime name registered with the engine, e.g. "runsc"' })
+      .regex(/^[\w.-]+$/, { error: 'must be a runtime name registered with the engine, e.g. "runsc"' })
+      .optional(),
+    /** Network of the containers. Anything but 'none' lets untrusted code reach a network. @default 'none' */
+    network: nonEmptyString('a docker network name; "none" (the default) gives no network').default('none'),
+    /** User the program runs as, `uid[:gid]`; root is refused. @default '1000:1000' */
+    user: z
+      .string({ error: 'must be a non-root "uid" or "uid:gid", e.g. "1000:1000"' })
+      .regex(/^(?!0+(:|$))\d+(:\d+)?$/, { error: 'must be a non-root "uid" or "uid:gid", e.g. "1000:1000"' })
+      .default('1000:1000'),
+    /** CPU quota of each container, in cores (`--cpus`). @default 1 */
+    cpus: z
+      .number({ error: 'must be a number of cores from 0.01 to 64' })
+      .min(0.01, { error: 'must be a number of cores from 0.01 to 64' })
+      .max(64, { error: 'must be a number of cores from 0.01 to 64' })
+      .default(1),
+    /** Most processes and threads in a container (fork bombs). @default 64 (256 under runsc) */
+    pidsLimit: wholeNumber(8, 65_536).optional(),
+    /** Root filesystem read-only; /tmp and the work dir are size-capped tmpfs. @default true */
+    readOnlyRoot: z.boolean({ error: 'must be true or false' }).default(true),
+    /** Size cap of the /tmp tmpfs (counts against the memory limit). @default 16 */
+    tmpSizeMb: wholeNumber(1, 65_536, ' (MiB)').default(16),
+    /** Size cap of the work dir (/sandbox) tmpfs (counts against the memory limit). @default 16 */
+    workdirSizeMb: wholeNumber(1, 65_536, ' (MiB)').default(16),
+    /** Largest file a program may write (RLIMIT_FSIZE). @default 16 */
+    fileSizeLimitMb: wholeNumber(1, 65_536, ' (MiB)').default(16),
+    /** Most open files per process (RLIMIT_NOFILE). @default 256 */
+    openFilesLimit: wholeNumber(16, 1_048_576).default(256),
+    /** Output cap, stdout and stderr together: at the cap the program is stopped. @default 1048576 */
+    maxOutputBytes: wholeNumber(1_024, 1024 * 1024 * 1024, ' (bytes)').default(1024 * 1024),
   })
   .strict();
+
+export const sandboxOptionsSchema = sandboxOptionsShape.transform((options) => ({
+  ...options,
+  pidsLimit: options.pidsLimit ?? (options.runtime === 'runsc' ? DEFAULT_PIDS_LIMIT.runsc : DEFAULT_PIDS_LIMIT.runc),
+}));
 
 export type SandboxOptions = z.input<typeof sandboxOptionsSchema>;
 export type ResolvedSandboxOptions = z.output<typeof sandboxOptionsSchema>;
@@ -57,7 +98,7 @@ export interface ResolvedRunParams {
 
 export function parseSandboxOptions(input: unknown): ResolvedSandboxOptions {
   const parsed = sandboxOptionsSchema.safeParse(input ?? {});
-  if (!parsed.success) throw new SandboxOptionsError(toIssues(parsed.error, input, Object.keys(sandboxOptionsSchema.shape)));
+  if (!parsed.success) throw new SandboxOptionsError(toIssues(parsed.error, input, Object.keys(sandboxOptionsShape.shape)));
   return parsed.data;
 }
 

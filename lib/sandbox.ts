@@ -90,9 +90,12 @@ export class Sandbox implements AsyncDisposable {
 
   async #startPool(): Promise<void> {
     this.#state = 'initializing';
-    await this.#fleet.checkPrerequisites();
+    await this.#fleet.start();
     const pool = new Pool(this.#fleet, { size: this.options.poolSize });
-    await pool.start();
+    await pool.start().catch(async (error: unknown) => {
+      await this.#fleet.stop().catch(() => {});
+      throw error;
+    });
     if (this.#closer.signal.aborted) {
       await pool.close();
       throw new SandboxClosedError();
@@ -109,8 +112,12 @@ export class Sandbox implements AsyncDisposable {
     if (pool === undefined) throw new NotInitializedError();
     const container = await pool.acquire(this.#closer.signal);
     try {
-      const execution = await container.execute(params.code, { timeoutMs: params.timeoutMs, signal: this.#closer.signal });
-      if (execution.aborted) throw new SandboxClosedError('The sandbox was cleaned up while this run was in flight.');
+      const execution = await container.execute(params.code, {
+        timeoutMs: params.timeoutMs,
+        maxOutputBytes: this.options.maxOutputBytes,
+        signal: this.#closer.signal,
+      });
+      if (execution.reason === 'aborted') throw new SandboxClosedError('The sandbox was cleaned up while this run was in flight.');
       return toRunResult(execution);
     } finally {
       pool.release(container);
@@ -122,6 +129,6 @@ export class Sandbox implements AsyncDisposable {
     this.#closer.abort(new SandboxClosedError('The sandbox was cleaned up before this run started.'));
     await this.#initializing?.catch(() => {});
     await this.#pool?.close();
-    await this.#fleet.removeLeftovers();
+    await this.#fleet.stop();
   }
 }

@@ -6,17 +6,39 @@
 /** Where the per-container host directory with the code file appears inside the container. */
 export const INPUT_DIR = '/sandbox-in';
 
+/** Where the program runs and may write: a size-capped tmpfs owned by the sandbox user. */
+export const WORK_DIR = '/sandbox';
+
+/** Every limit of a sandbox container; all of them are options of the Sandbox. */
+export interface ContainerLimits {
+  memoryLimitMb: number;
+  cpus: number;
+  pidsLimit: number;
+  user: string;
+  network: string;
+  runtime: string | undefined;
+  readOnlyRoot: boolean;
+  tmpSizeMb: number;
+  workdirSizeMb: number;
+  fileSizeLimitMb: number;
+  openFilesLimit: number;
+}
+
 export interface ContainerSpec {
   name: string;
   image: string;
   labels: Readonly<Record<string, string>>;
-  memoryLimitMb: number;
+  limits: ContainerLimits;
   /** Host directory bind-mounted read-only at INPUT_DIR: the only host path the container sees. */
   inputDir: string;
 }
 
+const MIB = 1024 * 1024;
+
 export function buildRunArgs(spec: ContainerSpec): string[] {
-  const memory = `${spec.memoryLimitMb}m`;
+  const limits = spec.limits;
+  const memory = `${limits.memoryLimitMb}m`;
+  const [uid = '1000', gid = uid] = limits.user.split(':');
   const labels = Object.entries(spec.labels).flatMap(([key, value]) => ['--label', value === '' ? key : `${key}=${value}`]);
   return [
     'run',
@@ -24,13 +46,27 @@ export function buildRunArgs(spec: ContainerSpec): string[] {
     '--pull', 'never',
     '--name', spec.name,
     ...labels,
-    '--network', 'none',
-    '--memory', memory,
-    '--memory-swap', memory, // equal to --memory: no swap on top of the limit
+    ...(limits.runtime === undefined ? [] : ['--runtime', limits.runtime]),
+    '--network', limits.network,
+    '--user', limits.user,
     '--cap-drop', 'ALL',
     '--security-opt', 'no-new-privileges',
+    '--memory', memory,
+    '--memory-swap', memory, // equal to --memory: no swap on top of the limit
+    '--cpus', String(limits.cpus),
+    '--pids-limit', String(limits.pidsLimit),
+    '--ulimit', `nofile=${limits.openFilesLimit}:${limits.openFilesLimit}`,
+    '--ulimit', `fsize=${limits.fileSizeLimitMb * MIB}:${limits.fileSizeLimitMb * MIB}`,
+    '--ipc', 'none',
+    ...(limits.readOnlyRoot ? ['--read-only'] : []),
+    // overlay2 has no per-container disk quota here: writable places are size-capped tmpfs mounts,
+    // whose pages count against the memory limit, so nothing a program writes reaches the host disk.
+    '--tmpfs', `/tmp:rw,nosuid,nodev,size=${limits.tmpSizeMb}m,mode=1777`,
+    '--tmpfs', `${WORK_DIR}:rw,nosuid,nodev,size=${limits.workdirSizeMb}m,uid=${uid},gid=${gid},mode=0700`,
+    '--workdir', WORK_DIR,
+    '--env', `HOME=${WORK_DIR}`,
     '--init', // PID 1 reaps zombies and forwards signals
-    '--log-driver', 'none', // exec output never goes through the engine's logs
+    '--log-driver', 'none', // nothing a program prints can fill the host disk through the engine's logs
     '--volume', `${spec.inputDir}:${INPUT_DIR}:ro`,
     spec.image,
     'sleep', 'infinity',
@@ -47,6 +83,20 @@ export interface ExecSpec {
 export function buildAttachedExecArgs(spec: ExecSpec): string[] {
   const env = Object.entries(spec.env ?? {}).flatMap(([key, value]) => ['--env', `${key}=${value}`]);
   return ['exec', '--interactive', ...env, spec.container, ...spec.argv];
+}
+
+/** A one-shot `docker exec` (no stdin), e.g. to read the container's cgroup counters. */
+export function buildExecArgs(container: string, argv: readonly string[]): string[] {
+  return ['exec', container, ...argv];
+}
+
+export function buildInspectStateArgs(container: string): string[] {
+  return ['inspect', '--type', 'container', '--format', '{{.State.Running}} {{.State.OOMKilled}}', container];
+}
+
+/** A stream of the engine's container events for containers with a label, one JSON object per line. */
+export function buildEventsArgs(label: string, events: readonly string[]): string[] {
+  return ['events', '--format', '{{json .}}', '--filter', 'type=container', '--filter', `label=${label}`, ...events.flatMap((event) => ['--filter', `event=${event}`])];
 }
 
 export function buildRemoveArgs(containers: readonly string[]): string[] {

@@ -6,6 +6,9 @@ import { DockerCliError, ImageNotFoundError } from '../errors.js';
 import { DockerCli, type AttachedProcess, type DockerCliConfig } from './cli.js';
 import {
   buildAttachedExecArgs,
+  buildEventsArgs,
+  buildExecArgs,
+  buildInspectStateArgs,
   buildRemoveArgs,
   buildRunArgs,
   type ContainerSpec,
@@ -14,6 +17,8 @@ import {
 
 const NO_SUCH_IMAGE = /No such image|Unable to find image|pull access denied/i;
 const NO_SUCH_CONTAINER = /No such container/i;
+/** The memory cgroup's counters, cgroup v1 then v2; either may be absent. */
+const OOM_COUNTERS = 'cat /sys/fs/cgroup/memory/memory.oom_control /sys/fs/cgroup/memory.events 2>/dev/null; true';
 
 export type EngineConfig = DockerCliConfig;
 
@@ -57,6 +62,29 @@ export class DockerEngine {
       if (error instanceof DockerCliError && onlyMissingContainers(error.stderr)) return;
       throw error;
     }
+  }
+
+  /**
+   * Whether the kernel's OOM killer struck in a container. A dead container answers from the
+   * engine's State.OOMKilled (how gVisor sandboxes end at the limit); a live one from its memory
+   * cgroup's oom_kill counter (State.OOMKilled stays false for processes started by docker exec).
+   */
+  async wasOomKilled(container: string): Promise<boolean> {
+    try {
+      const { stdout } = await this.#cli.run(buildInspectStateArgs(container), { timeoutMs: 10_000 });
+      const [running, oomKilled] = stdout.trim().split(' ');
+      if (running !== 'true') return oomKilled === 'true';
+      const counters = await this.#cli.run(buildExecArgs(container, ['sh', '-c', OOM_COUNTERS]), { timeoutMs: 10_000 });
+      const kills = /^oom_kill (\d+)$/m.exec(counters.stdout);
+      return kills !== null && Number(kills[1]) > 0;
+    } catch {
+      return false; // the container is gone: nothing left to tell
+    }
+  }
+
+  /** A stream of container events (one JSON object per line) for containers with the label. */
+  watchEvents(label: string, events: readonly string[]): AttachedProcess {
+    return this.#cli.spawn(buildEventsArgs(label, events));
   }
 
   /** Names of the containers (running or not) that carry every given label. */

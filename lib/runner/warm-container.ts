@@ -6,19 +6,17 @@
 import { randomBytes } from 'node:crypto';
 import { chmod, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { finished } from 'node:stream/promises';
 import { dir as makeTempDir, type DirectoryResult } from 'tmp-promise';
 import type { AttachedProcess } from '../docker/cli.js';
-import { INPUT_DIR } from '../docker/container-args.js';
+import { INPUT_DIR, type ContainerLimits } from '../docker/container-args.js';
 import type { DockerEngine } from '../docker/engine.js';
 import { ContainerStartError } from '../errors.js';
-import { goLine, LOADER_SOURCE, MARKER_PREFIX, READY_LINE } from './loader-source.js';
-import { MarkerStream } from './marker-stream.js';
-import { OutputCollector } from './output-collector.js';
+import { runExecution, type EndReason } from './execution.js';
+import { LOADER_SOURCE, READY_LINE } from './loader-source.js';
 
 export interface ContainerSettings {
   image: string;
-  memoryLimitMb: number;
+  limits: ContainerLimits;
   labels: Readonly<Record<string, string>>;
   /** How long a new container may take to say it is ready. */
   startTimeoutMs: number;
@@ -26,7 +24,8 @@ export interface ContainerSettings {
 
 export interface ExecuteOptions {
   timeoutMs: number;
-  /** Aborting kills the container; the execution then ends with `aborted: true`. */
+  maxOutputBytes: number;
+  /** Aborting kills the container; the execution then ends with reason 'aborted'. */
   signal?: AbortSignal | undefined;
 }
 
@@ -34,22 +33,27 @@ export interface Execution {
   stdout: string;
   stderr: string;
   combined: string;
-  /** The program's exit status; null when it was killed by the host (timeout or abort). */
+  /** The program's exit status; null when the host stopped it. */
   exitCode: number | null;
-  timedOut: boolean;
-  aborted: boolean;
+  reason: EndReason;
+  /** The kernel's OOM killer ended the program (read from the container's memory cgroup). */
+  oomKilled: boolean;
+  /** The output reached the cap and the program was stopped there. */
+  truncated: boolean;
   durationMs: number;
 }
 
 const CODE_FILE = 'main.py';
-/** After a timeout, how long to wait for the kill to land before settling anyway. */
-const KILL_GRACE_MS = 1_000;
+/** Exit status of a process ended by SIGKILL, which is what the OOM killer sends. */
+const SIGKILLED = 128 + 9;
 
 export class WarmContainer {
   readonly name: string;
   readonly #engine: DockerEngine;
   readonly #dir: DirectoryResult;
   readonly #loader: AttachedProcess;
+  readonly #died: Promise<void>;
+  #markDied: () => void = () => {};
   #used = false;
   #killed: Promise<void> | undefined;
 
@@ -58,6 +62,7 @@ export class WarmContainer {
     this.#engine = engine;
     this.#dir = dir;
     this.#loader = loader;
+    this.#died = new Promise((resolve) => (this.#markDied = resolve));
   }
 
   /** Creates the container and waits for its loader; on failure leaves nothing behind. */
@@ -67,13 +72,7 @@ export class WarmContainer {
     try {
       // The container user (not root) must reach the code file; nobody may list the directory.
       await chmod(dir.path, 0o711);
-      await engine.startContainer({
-        name,
-        image: settings.image,
-        labels: settings.labels,
-        memoryLimitMb: settings.memoryLimitMb,
-        inputDir: dir.path,
-      });
+      await engine.startContainer({ name, image: settings.image, labels: settings.labels, limits: settings.limits, inputDir: dir.path });
       loader = engine.attach({ container: name, argv: ['python3', '-u', '-c', LOADER_SOURCE] });
       await waitForReady(loader, settings.startTimeoutMs);
       return new WarmContainer(name, engine, dir, loader);
@@ -85,78 +84,31 @@ export class WarmContainer {
     }
   }
 
+  /** The engine reported this container dead (its events say so); a run in progress ends. */
+  noteDied(): void {
+    this.#markDied();
+  }
+
   /** Runs one program. Resolves in every case a program can cause; never runs twice. */
   async execute(code: string, options: ExecuteOptions): Promise<Execution> {
     if (this.#used) throw new Error(`internal error: container ${this.name} was used twice`);
     this.#used = true;
     await writeFile(join(this.#dir.path, CODE_FILE), code, { mode: 0o644 });
-
-    const nonce = randomBytes(16).toString('hex');
-    const token = MARKER_PREFIX + nonce;
-    const output = new OutputCollector();
-    const out = new MarkerStream(token, (chunk) => output.add('stdout', chunk));
-    const err = new MarkerStream(token, (chunk) => output.add('stderr', chunk));
-    const { stdout, stderr, stdin } = this.#loader;
-
-    return new Promise<Execution>((resolve) => {
-      const started = performance.now();
-      let settled = false;
-      let timer: NodeJS.Timeout | undefined;
-
-      const finish = (exitCode: number | null, timedOut: boolean, aborted: boolean): void => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        options.signal?.removeEventListener('abort', onAbort);
-        stdout.off('data', onStdout);
-        stderr.off('data', onStderr);
-        resolve({ ...output.close(), exitCode, timedOut, aborted, durationMs: performance.now() - started });
-      };
-      const checkMarkers = (): void => {
-        const status = out.trailer;
-        if (status !== undefined && err.trailer !== undefined) finish(parseStatus(status), false, false);
-      };
-      const onStdout = (chunk: Buffer): void => {
-        out.push(chunk);
-        checkMarkers();
-      };
-      const onStderr = (chunk: Buffer): void => {
-        err.push(chunk);
-        checkMarkers();
-      };
-      let killing = false;
-      const killThenFinish = (timedOut: boolean, aborted: boolean): void => {
-        if (killing) return;
-        killing = true;
-        // Stop the clock and the output now; settle once the container is gone (bounded).
-        stdout.off('data', onStdout);
-        stderr.off('data', onStderr);
-        clearTimeout(timer);
-        void Promise.race([this.kill(), delay(KILL_GRACE_MS)]).then(() => finish(null, timedOut, aborted));
-      };
-      const onAbort = (): void => killThenFinish(false, true);
-
-      stdout.on('data', onStdout);
-      stderr.on('data', onStderr);
-      stdout.resume();
-      stderr.resume();
-      // The loader ended without (both) markers: it was killed, or the program closed a stream.
-      void Promise.all([this.#loader.exited, settledStream(stdout), settledStream(stderr)]).then(([exit]) => {
-        if (killing) return; // the host's kill ended it: that verdict stands
-        out.flush();
-        err.flush();
-        const status = out.trailer;
-        finish(status !== undefined ? parseStatus(status) : (exit.exitCode ?? null), false, false);
-      });
-
-      if (options.signal?.aborted) {
-        onAbort();
-        return;
-      }
-      options.signal?.addEventListener('abort', onAbort, { once: true });
-      timer = setTimeout(() => killThenFinish(true, false), options.timeoutMs);
-      stdin.write(goLine(nonce, `${INPUT_DIR}/${CODE_FILE}`));
+    const raw = await runExecution({
+      loader: this.#loader,
+      nonce: randomBytes(16).toString('hex'),
+      codePath: `${INPUT_DIR}/${CODE_FILE}`,
+      timeoutMs: options.timeoutMs,
+      maxOutputBytes: options.maxOutputBytes,
+      signal: options.signal,
+      died: this.#died,
+      kill: () => this.kill(),
     });
+    // Exit 137 is SIGKILL, which a program can also send itself: ask the memory cgroup.
+    const suspicious = raw.reason === 'died' || (raw.reason === 'exit' && raw.exitCode === SIGKILLED);
+    const oomKilled = suspicious && (await this.#engine.wasOomKilled(this.name));
+    const exitCode = raw.reason === 'died' ? SIGKILLED : raw.exitCode;
+    return { ...raw, exitCode, oomKilled };
   }
 
   /** Kills and removes the container now (idempotent). */
@@ -170,19 +122,6 @@ export class WarmContainer {
     this.#loader.kill();
     await this.#dir.cleanup().catch(() => {});
   }
-}
-
-function parseStatus(trailer: string): number | null {
-  const status = Number.parseInt(trailer.slice(1), 10);
-  return Number.isNaN(status) ? null : status;
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
-}
-
-function settledStream(stream: NodeJS.ReadableStream): Promise<void> {
-  return finished(stream).catch(() => {});
 }
 
 /** Resolves once the loader prints its ready line; rejects if it exits or takes too long. */

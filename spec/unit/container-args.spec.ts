@@ -1,23 +1,52 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { buildAttachedExecArgs, buildRemoveArgs, buildRunArgs } from '../../lib/docker/container-args.js';
+import { buildAttachedExecArgs, buildRemoveArgs, buildRunArgs, type ContainerLimits } from '../../lib/docker/container-args.js';
 
-test('docker run argv: no network, memory without swap, dropped privileges, read-only code mount, labels', () => {
-  const argv = buildRunArgs({
-    name: 'dps-x-1',
-    image: 'img:1',
-    labels: { 'docker-python-sandbox': '', 'docker-python-sandbox.sandbox': 'x' },
-    memoryLimitMb: 50,
-    inputDir: '/tmp/dps-abc',
-  });
-  assert.deepEqual(argv, [
+const LIMITS: ContainerLimits = {
+  memoryLimitMb: 50,
+  cpus: 1,
+  pidsLimit: 64,
+  user: '1000:1000',
+  network: 'none',
+  runtime: undefined,
+  readOnlyRoot: true,
+  tmpSizeMb: 16,
+  workdirSizeMb: 8,
+  fileSizeLimitMb: 4,
+  openFilesLimit: 256,
+};
+
+const SPEC = {
+  name: 'dps-x-1',
+  image: 'img:1',
+  labels: { 'docker-python-sandbox': '', 'docker-python-sandbox.sandbox': 'x' },
+  limits: LIMITS,
+  inputDir: '/tmp/dps-abc',
+};
+
+test('docker run argv: every limit, dropped privileges, read-only root with capped tmpfs, read-only code mount, labels', () => {
+  assert.deepEqual(buildRunArgs(SPEC), [
     'run', '--detach', '--pull', 'never', '--name', 'dps-x-1',
     '--label', 'docker-python-sandbox', '--label', 'docker-python-sandbox.sandbox=x',
-    '--network', 'none', '--memory', '50m', '--memory-swap', '50m',
-    '--cap-drop', 'ALL', '--security-opt', 'no-new-privileges', '--init', '--log-driver', 'none',
+    '--network', 'none', '--user', '1000:1000',
+    '--cap-drop', 'ALL', '--security-opt', 'no-new-privileges',
+    '--memory', '50m', '--memory-swap', '50m', '--cpus', '1', '--pids-limit', '64',
+    '--ulimit', 'nofile=256:256', '--ulimit', 'fsize=4194304:4194304', '--ipc', 'none',
+    '--read-only',
+    '--tmpfs', '/tmp:rw,nosuid,nodev,size=16m,mode=1777',
+    '--tmpfs', '/sandbox:rw,nosuid,nodev,size=8m,uid=1000,gid=1000,mode=0700',
+    '--workdir', '/sandbox', '--env', 'HOME=/sandbox',
+    '--init', '--log-driver', 'none',
     '--volume', '/tmp/dps-abc:/sandbox-in:ro',
     'img:1', 'sleep', 'infinity',
   ]);
+});
+
+test('docker run argv: a runtime is passed on; a writable root is possible but opt-in', () => {
+  const argv = buildRunArgs({ ...SPEC, limits: { ...LIMITS, runtime: 'runsc', readOnlyRoot: false, user: '2000' } });
+  assert.deepEqual(argv.slice(argv.indexOf('--runtime'), argv.indexOf('--runtime') + 2), ['--runtime', 'runsc']);
+  assert.equal(argv.includes('--read-only'), false);
+  assert.ok(argv.includes('/sandbox:rw,nosuid,nodev,size=8m,uid=2000,gid=2000,mode=0700'));
 });
 
 test('docker exec argv keeps stdin open and passes env explicitly', () => {

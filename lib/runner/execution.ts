@@ -1,0 +1,142 @@
+/**
+ * One program's run on a waiting loader, from the go line to the verdict: output is collected
+ * up to the cap, the exit status comes from the in-band marker (or from `docker exec` when the
+ * loader died), and the host ends the run on timeout, output cap, abort or container death.
+ */
+import { finished } from 'node:stream/promises';
+import type { AttachedProcess } from '../docker/cli.js';
+import { goLine, MARKER_PREFIX } from './loader-source.js';
+import { MarkerStream } from './marker-stream.js';
+import { OutputCollector, type StreamName } from './output-collector.js';
+
+/** Why a run ended: the program exited, or the host stopped it (or found its container dead). */
+export type EndReason = 'exit' | 'timeout' | 'output_limit' | 'aborted' | 'died';
+
+export interface ExecutionInput {
+  loader: AttachedProcess;
+  nonce: string;
+  codePath: string;
+  timeoutMs: number;
+  maxOutputBytes: number;
+  signal: AbortSignal | undefined;
+  /** Settles if the container dies during the run (seen in the engine's events). */
+  died: Promise<void>;
+  /** Kills the container; the run settles once it lands or KILL_GRACE_MS passes. */
+  kill(): Promise<void>;
+}
+
+export interface RawExecution {
+  stdout: string;
+  stderr: string;
+  combined: string;
+  /** From the marker or from `docker exec`; null when the host stopped the program. */
+  exitCode: number | null;
+  reason: EndReason;
+  truncated: boolean;
+  durationMs: number;
+}
+
+/** After the host decides to stop a run, how long to wait for the kill before settling anyway. */
+const KILL_GRACE_MS = 1_000;
+
+export function runExecution(input: ExecutionInput): Promise<RawExecution> {
+  const { loader } = input;
+  const token = MARKER_PREFIX + input.nonce;
+  const output = new OutputCollector();
+  let budget = input.maxOutputBytes;
+  let truncated = false;
+
+  return new Promise<RawExecution>((resolve) => {
+    const started = performance.now();
+    let ending = false;
+    let timer: NodeJS.Timeout | undefined;
+
+    const accept = (stream: StreamName, chunk: Buffer): void => {
+      if (ending) return;
+      if (chunk.length > budget) {
+        output.add(stream, chunk.subarray(0, budget));
+        budget = 0;
+        truncated = true;
+        stopThenEnd('output_limit');
+        return;
+      }
+      budget -= chunk.length;
+      output.add(stream, chunk);
+    };
+    const out = new MarkerStream(token, (chunk) => accept('stdout', chunk));
+    const err = new MarkerStream(token, (chunk) => accept('stderr', chunk));
+
+    const end = (reason: EndReason, exitCode: number | null): void => {
+      clearTimeout(timer);
+      input.signal?.removeEventListener('abort', onAbort);
+      loader.stdout.off('data', onStdout);
+      loader.stderr.off('data', onStderr);
+      resolve({ ...output.close(), exitCode, reason, truncated, durationMs: performance.now() - started });
+    };
+    /** The host ends the run: stop reading now, settle once the container is gone (bounded). */
+    const stopThenEnd = (reason: Exclude<EndReason, 'exit'>): void => {
+      if (ending) return;
+      ending = true;
+      loader.stdout.off('data', onStdout);
+      loader.stderr.off('data', onStderr);
+      clearTimeout(timer);
+      void Promise.race([input.kill(), delay(KILL_GRACE_MS)]).then(() => end(reason, null));
+    };
+    const checkMarkers = (): void => {
+      const status = out.trailer;
+      if (ending || status === undefined || err.trailer === undefined) return;
+      ending = true;
+      end('exit', parseStatus(status));
+    };
+    const onStdout = (chunk: Buffer): void => {
+      out.push(chunk);
+      checkMarkers();
+    };
+    const onStderr = (chunk: Buffer): void => {
+      err.push(chunk);
+      checkMarkers();
+    };
+    const onAbort = (): void => stopThenEnd('aborted');
+
+    loader.stdout.on('data', onStdout);
+    loader.stderr.on('data', onStderr);
+    loader.stdout.resume();
+    loader.stderr.resume();
+    // The loader ended without both markers: it was killed, or the program closed a stream.
+    void Promise.all([loader.exited, settled(loader.stdout), settled(loader.stderr)]).then(([exit]) => {
+      if (ending) return;
+      out.flush(); // what was held back as a possible marker start was output after all
+      err.flush();
+      if (ending) return; // the flush reached the output cap
+      ending = true;
+      const status = out.trailer;
+      end('exit', status !== undefined ? parseStatus(status) : (exit.exitCode ?? null));
+    });
+    void input.died.then(() => {
+      if (ending) return;
+      out.flush();
+      err.flush();
+      if (ending) return;
+      ending = true;
+      end('died', null);
+    });
+
+    if (input.signal?.aborted) return onAbort();
+    input.signal?.addEventListener('abort', onAbort, { once: true });
+    timer = setTimeout(() => stopThenEnd('timeout'), input.timeoutMs);
+    loader.stdin.write(goLine(input.nonce, input.codePath));
+  });
+}
+
+function parseStatus(trailer: string): number | null {
+  const status = Number.parseInt(trailer.slice(1), 10);
+  return Number.isNaN(status) ? null : status;
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
+
+function settled(stream: NodeJS.ReadableStream): Promise<void> {
+  return finished(stream).catch(() => {});
+}
