@@ -8,6 +8,7 @@ export type SandboxErrorCode =
   | 'ERR_RUN_PARAMS'
   | 'ERR_ENGINE_UNAVAILABLE'
   | 'ERR_IMAGE_NOT_FOUND'
+  | 'ERR_RUNTIME_NOT_FOUND'
   | 'ERR_DOCKER_CLI'
   | 'ERR_CONTAINER_START'
   | 'ERR_NOT_INITIALIZED'
@@ -93,6 +94,22 @@ export class ImageNotFoundError extends SandboxError {
       details,
     );
     this.image = image;
+  }
+}
+
+/** The `runtime` option names a runtime the engine does not have. */
+export class RuntimeNotFoundError extends SandboxError {
+  readonly runtime: string;
+  constructor(runtime: string, available: readonly string[], details: { command: string }) {
+    super(
+      'ERR_RUNTIME_NOT_FOUND',
+      `The Docker engine has no runtime "${runtime}" (it has: ${available.join(', ') || 'none listed'}). ` +
+        (runtime === 'runsc'
+          ? 'Install and register gVisor with `npm run setup` (as root with apt-get), or leave the `runtime` option unset.'
+          : 'Register it in the engine\'s daemon.json, or leave the `runtime` option unset.'),
+      details,
+    );
+    this.runtime = runtime;
   }
 }
 

@@ -10,6 +10,7 @@ export {
   DockerCliError,
   EngineUnavailableError,
   ImageNotFoundError,
+  RuntimeNotFoundError,
   ContainerStartError,
   NotInitializedError,
   SandboxClosedError,

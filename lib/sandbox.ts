@@ -64,12 +64,13 @@ export class Sandbox implements AsyncDisposable {
   }
 
   /**
-   * Resolves when every container of the pool is warm again (used ones are replaced in the
-   * background). Useful before a latency-sensitive burst; resolves at once after cleanup.
+   * Resolves when the pool is warm and quiet again: used containers are replaced and removed in
+   * the background, and this waits for both. Useful before a latency-sensitive burst; resolves at
+   * once after cleanup.
    */
   async whenWarm(): Promise<void> {
     await this.#initializing;
-    await this.#pool?.whenFull();
+    await this.#pool?.whenQuiet();
   }
 
   /** Counts of containers by state and of queued runs. */

@@ -90,8 +90,8 @@ export function buildExecArgs(container: string, argv: readonly string[]): strin
   return ['exec', container, ...argv];
 }
 
-export function buildInspectStateArgs(container: string): string[] {
-  return ['inspect', '--type', 'container', '--format', '{{.State.Running}} {{.State.OOMKilled}}', container];
+export function buildInspectOomArgs(container: string): string[] {
+  return ['inspect', '--type', 'container', '--format', '{{.State.OOMKilled}}', container];
 }
 
 /** A stream of the engine's container events for containers with a label, one JSON object per line. */

@@ -2,13 +2,13 @@
  * Typed operations on the Docker engine. Callers never see argv: they ask for an image check, a
  * container, an attached process or a removal, and get typed errors back.
  */
-import { DockerCliError, ImageNotFoundError } from '../errors.js';
+import { DockerCliError, ImageNotFoundError, RuntimeNotFoundError } from '../errors.js';
 import { DockerCli, type AttachedProcess, type DockerCliConfig } from './cli.js';
 import {
   buildAttachedExecArgs,
   buildEventsArgs,
   buildExecArgs,
-  buildInspectStateArgs,
+  buildInspectOomArgs,
   buildRemoveArgs,
   buildRunArgs,
   type ContainerSpec,
@@ -38,6 +38,14 @@ export class DockerEngine {
     }
   }
 
+  /** Rejects with RuntimeNotFoundError unless the engine has the runtime. */
+  async checkRuntime(runtime: string): Promise<void> {
+    const args = ['info', '--format', '{{json .Runtimes}}'];
+    const { stdout } = await this.#cli.run(args, { timeoutMs: 30_000 });
+    const available = Object.keys(JSON.parse(stdout || '{}') as Record<string, unknown>);
+    if (!available.includes(runtime)) throw new RuntimeNotFoundError(runtime, available, { command: `docker ${args.join(' ')}` });
+  }
+
   /** Creates and starts a container; resolves with its id. */
   async startContainer(spec: ContainerSpec): Promise<string> {
     try {
@@ -65,20 +73,27 @@ export class DockerEngine {
   }
 
   /**
-   * Whether the kernel's OOM killer struck in a container. A dead container answers from the
-   * engine's State.OOMKilled (how gVisor sandboxes end at the limit); a live one from its memory
+   * How many times the kernel's OOM killer struck in a running container, from its memory
    * cgroup's oom_kill counter (State.OOMKilled stays false for processes started by docker exec).
+   * Undefined when there is no such view: the container is not running, or runs under gVisor.
    */
-  async wasOomKilled(container: string): Promise<boolean> {
+  async oomKillCount(container: string): Promise<number | undefined> {
     try {
-      const { stdout } = await this.#cli.run(buildInspectStateArgs(container), { timeoutMs: 10_000 });
-      const [running, oomKilled] = stdout.trim().split(' ');
-      if (running !== 'true') return oomKilled === 'true';
-      const counters = await this.#cli.run(buildExecArgs(container, ['sh', '-c', OOM_COUNTERS]), { timeoutMs: 10_000 });
-      const kills = /^oom_kill (\d+)$/m.exec(counters.stdout);
-      return kills !== null && Number(kills[1]) > 0;
+      const { stdout } = await this.#cli.run(buildExecArgs(container, ['sh', '-c', OOM_COUNTERS]), { timeoutMs: 10_000 });
+      const kills = /^oom_kill (\d+)$/m.exec(stdout);
+      return kills === null ? undefined : Number(kills[1]);
     } catch {
-      return false; // the container is gone: nothing left to tell
+      return undefined;
+    }
+  }
+
+  /** The engine's own verdict, State.OOMKilled: set when the whole container was killed at its limit. */
+  async inspectOomKilled(container: string): Promise<boolean> {
+    try {
+      const { stdout } = await this.#cli.run(buildInspectOomArgs(container), { timeoutMs: 10_000 });
+      return stdout.trim() === 'true';
+    } catch {
+      return false;
     }
   }
 
@@ -88,12 +103,21 @@ export class DockerEngine {
   }
 
   /** Names of the containers (running or not) that carry every given label. */
-  async listContainers(labels: Readonly<Record<string, string | undefined>>): Promise<string[]> {
+  listContainers(labels: Readonly<Record<string, string | undefined>>): Promise<string[]> {
+    return this.#list(labels, '{{.Names}}');
+  }
+
+  /** Full ids of the containers (running or not) that carry every given label. */
+  containerIds(labels: Readonly<Record<string, string | undefined>>): Promise<string[]> {
+    return this.#list(labels, '{{.ID}}');
+  }
+
+  async #list(labels: Readonly<Record<string, string | undefined>>, format: string): Promise<string[]> {
     const filters = Object.entries(labels).flatMap(([key, value]) => [
       '--filter',
       value === undefined ? `label=${key}` : `label=${key}=${value}`,
     ]);
-    const { stdout } = await this.#cli.run(['ps', '--all', '--no-trunc', '--format', '{{.Names}}', ...filters]);
+    const { stdout } = await this.#cli.run(['ps', '--all', '--no-trunc', '--format', format, ...filters]);
     return stdout.split('\n').map((line) => line.trim()).filter(Boolean);
   }
 }

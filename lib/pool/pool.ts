@@ -50,7 +50,7 @@ export class Pool<T> {
   #closed = false;
   #closing: Promise<void> | undefined;
   #leasesDrained: (() => void) | undefined;
-  #fullListeners: Array<() => void> = [];
+  #quietListeners: Array<() => void> = [];
 
   constructor(factory: PoolResourceFactory<T>, options: PoolOptions) {
     this.#factory = factory;
@@ -110,10 +110,21 @@ export class Pool<T> {
     this.#pump();
   }
 
-  /** Resolves once every slot holds a ready resource (at once if it does now). */
-  whenFull(): Promise<void> {
-    if (this.#ready.length === this.#size || this.#closed) return Promise.resolve();
-    return new Promise((resolve) => this.#fullListeners.push(resolve));
+  /**
+   * Resolves once the pool is quiet: every slot holds a ready resource and no used one is still
+   * being destroyed (at once if that holds now, or after close).
+   */
+  whenQuiet(): Promise<void> {
+    if (this.#isQuiet() || this.#closed) return Promise.resolve();
+    return new Promise((resolve) => this.#quietListeners.push(resolve));
+  }
+
+  #isQuiet(): boolean {
+    return this.#ready.length === this.#size && this.#toDestroy.length === 0 && this.#destructions.size === 0;
+  }
+
+  #notifyIfQuiet(): void {
+    if (this.#isQuiet()) for (const listener of this.#quietListeners.splice(0)) listener();
   }
 
   stats(): PoolStats {
@@ -138,7 +149,7 @@ export class Pool<T> {
   async #close(): Promise<void> {
     this.#closed = true;
     clearTimeout(this.#retryTimer);
-    for (const listener of this.#fullListeners.splice(0)) listener();
+    for (const listener of this.#quietListeners.splice(0)) listener();
     for (const waiter of this.#waiters.splice(0)) waiter.reject(new SandboxClosedError());
     for (const item of this.#ready.splice(0)) this.#scheduleDestroy(item);
     if (this.#leased.size > 0) await new Promise<void>((resolve) => (this.#leasesDrained = resolve));
@@ -161,7 +172,7 @@ export class Pool<T> {
         const waiter = this.#waiters.shift();
         if (waiter === undefined) {
           this.#ready.push(item);
-          if (this.#ready.length === this.#size) for (const listener of this.#fullListeners.splice(0)) listener();
+          this.#notifyIfQuiet();
           return;
         }
         this.#leased.add(item);
@@ -201,7 +212,10 @@ export class Pool<T> {
     const batch = this.#toDestroy.splice(0);
     if (batch.length === 0) return;
     const destruction = this.#factory.destroy(batch).catch(() => {});
-    const tracked = destruction.finally(() => this.#destructions.delete(tracked));
+    const tracked = destruction.finally(() => {
+      this.#destructions.delete(tracked);
+      this.#notifyIfQuiet();
+    });
     this.#destructions.add(tracked);
   }
 }

@@ -1,25 +1,25 @@
 /**
  * Everything a Sandbox asks of Docker, in its own terms: is the engine with the image there, make
- * a warm container, destroy used ones, notice dead ones, and sweep up whatever is left.
+ * a warm container, destroy used ones, follow their deaths and OOM kills, and sweep up what is left.
  */
 import { createLabels, SANDBOX_LABEL } from '../docker/labels.js';
 import { DockerEngine } from '../docker/engine.js';
 import type { ResolvedSandboxOptions } from '../options.js';
 import type { PoolResourceFactory } from '../pool/pool.js';
-import { DeathWatch } from './death-watch.js';
+import { ContainerEvents } from './container-events.js';
 import { WarmContainer, type ContainerSettings } from './warm-container.js';
 
 export class ContainerFleet implements PoolResourceFactory<WarmContainer> {
   readonly #engine: DockerEngine;
   readonly #settings: ContainerSettings;
   readonly #sandboxId: string;
-  readonly #deaths: DeathWatch;
+  readonly #events: ContainerEvents;
   #sequence = 0;
 
   constructor(options: ResolvedSandboxOptions, sandboxId: string) {
     this.#engine = new DockerEngine({ binary: options.dockerPath, host: options.dockerHost });
     this.#sandboxId = sandboxId;
-    this.#deaths = new DeathWatch(this.#engine, `${SANDBOX_LABEL}=${sandboxId}`);
+    this.#events = new ContainerEvents(this.#engine, `${SANDBOX_LABEL}=${sandboxId}`);
     this.#settings = {
       image: options.image,
       labels: createLabels(sandboxId),
@@ -40,28 +40,30 @@ export class ContainerFleet implements PoolResourceFactory<WarmContainer> {
     };
   }
 
-  /** Rejects with EngineUnavailableError or ImageNotFoundError when containers cannot be made. */
+  /** Rejects with EngineUnavailableError, ImageNotFoundError or RuntimeNotFoundError when containers cannot be made. */
   async start(): Promise<void> {
     await this.#engine.checkImage(this.#settings.image);
-    this.#deaths.start();
+    const runtime = this.#settings.limits.runtime;
+    if (runtime !== undefined) await this.#engine.checkRuntime(runtime);
+    this.#events.start();
   }
 
   async create(): Promise<WarmContainer> {
     this.#sequence += 1;
     const container = await WarmContainer.start(this.#engine, `dps-${this.#sandboxId}-${this.#sequence}`, this.#settings);
-    this.#deaths.watch(container);
+    this.#events.watch(container);
     return container;
   }
 
   async destroy(items: readonly WarmContainer[]): Promise<void> {
-    for (const item of items) this.#deaths.unwatch(item);
+    for (const item of items) this.#events.unwatch(item);
     await this.#engine.removeContainers(items.map((item) => item.name)).catch(() => {});
     await Promise.all(items.map((item) => item.releaseHostResources()));
   }
 
   /** Stops following events and removes any container still labelled as this Sandbox's. */
   async stop(): Promise<void> {
-    this.#deaths.stop();
+    this.#events.stop();
     const names = await this.#engine.listContainers({ [SANDBOX_LABEL]: this.#sandboxId });
     await this.#engine.removeContainers(names);
   }

@@ -32,12 +32,14 @@ export interface RawExecution {
   /** From the marker or from `docker exec`; null when the host stopped the program. */
   exitCode: number | null;
   reason: EndReason;
+  /** The loader reported the exit status in-band; when false, the loader itself was killed. */
+  markerSeen: boolean;
   truncated: boolean;
   durationMs: number;
 }
 
 /** After the host decides to stop a run, how long to wait for the kill before settling anyway. */
-const KILL_GRACE_MS = 1_000;
+const KILL_GRACE_MS = 500;
 
 export function runExecution(input: ExecutionInput): Promise<RawExecution> {
   const { loader } = input;
@@ -66,12 +68,13 @@ export function runExecution(input: ExecutionInput): Promise<RawExecution> {
     const out = new MarkerStream(token, (chunk) => accept('stdout', chunk));
     const err = new MarkerStream(token, (chunk) => accept('stderr', chunk));
 
-    const end = (reason: EndReason, exitCode: number | null): void => {
+    const end = (reason: EndReason, exitCode: number | null, markerSeen = reason === 'exit'): void => {
       clearTimeout(timer);
       input.signal?.removeEventListener('abort', onAbort);
       loader.stdout.off('data', onStdout);
       loader.stderr.off('data', onStderr);
-      resolve({ ...output.close(), exitCode, reason, truncated, durationMs: performance.now() - started });
+      const texts = markerSeen ? output.close() : withoutCliError(output.close());
+      resolve({ ...texts, exitCode, reason, markerSeen, truncated, durationMs: performance.now() - started });
     };
     /** The host ends the run: stop reading now, settle once the container is gone (bounded). */
     const stopThenEnd = (reason: Exclude<EndReason, 'exit'>): void => {
@@ -110,7 +113,7 @@ export function runExecution(input: ExecutionInput): Promise<RawExecution> {
       if (ending) return; // the flush reached the output cap
       ending = true;
       const status = out.trailer;
-      end('exit', status !== undefined ? parseStatus(status) : (exit.exitCode ?? null));
+      end('exit', status !== undefined ? parseStatus(status) : (exit.exitCode ?? null), status !== undefined);
     });
     void input.died.then(() => {
       if (ending) return;
@@ -118,7 +121,7 @@ export function runExecution(input: ExecutionInput): Promise<RawExecution> {
       err.flush();
       if (ending) return;
       ending = true;
-      end('died', null);
+      end('died', null, false);
     });
 
     if (input.signal?.aborted) return onAbort();
@@ -126,6 +129,22 @@ export function runExecution(input: ExecutionInput): Promise<RawExecution> {
     timer = setTimeout(() => stopThenEnd('timeout'), input.timeoutMs);
     loader.stdin.write(goLine(input.nonce, input.codePath));
   });
+}
+
+/**
+ * When the loader died, the docker CLI may have added its own complaint to the stream it shares
+ * with the program's stderr (e.g. gVisor's "waiting on pid N: ..."). It is not the program's.
+ */
+const CLI_ERROR_AT_END = /(?<=^|\n)(?:Error response from daemon: |waiting on pid \d+: )[^\n]*\n?$/;
+
+function withoutCliError(texts: { stdout: string; stderr: string; combined: string }): typeof texts {
+  const match = CLI_ERROR_AT_END.exec(texts.stderr);
+  if (match === null || !texts.combined.endsWith(match[0])) return texts;
+  return {
+    stdout: texts.stdout,
+    stderr: texts.stderr.slice(0, -match[0].length),
+    combined: texts.combined.slice(0, -match[0].length),
+  };
 }
 
 function parseStatus(trailer: string): number | null {

@@ -58,6 +58,11 @@ def _dps_main():
     sys.modules['__main__'] = main
     sys.argv[:] = [path]
     sys.path[0] = os.path.dirname(path)
+    # Line-buffered, so output printed before a timeout or kill reaches the host, over a buffered
+    # layer that retries short writes (unbuffered -u loses bytes when a pipe write is partial,
+    # which gVisor does under load).
+    for stream in (sys.stdout, sys.stderr):
+        stream.reconfigure(line_buffering=True)
     status = 0
     try:
         with open(path, 'rb') as source:

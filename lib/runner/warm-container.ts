@@ -44,6 +44,8 @@ export interface Execution {
 }
 
 const CODE_FILE = 'main.py';
+/** How long a container with no cgroup view may take to die before it counts as not OOM-killed. */
+const OOM_SETTLE_MS = 1_500;
 /** Exit status of a process ended by SIGKILL, which is what the OOM killer sends. */
 const SIGKILLED = 128 + 9;
 
@@ -54,6 +56,7 @@ export class WarmContainer {
   readonly #loader: AttachedProcess;
   readonly #died: Promise<void>;
   #markDied: () => void = () => {};
+  #oomEvent = false;
   #used = false;
   #killed: Promise<void> | undefined;
 
@@ -73,7 +76,7 @@ export class WarmContainer {
       // The container user (not root) must reach the code file; nobody may list the directory.
       await chmod(dir.path, 0o711);
       await engine.startContainer({ name, image: settings.image, labels: settings.labels, limits: settings.limits, inputDir: dir.path });
-      loader = engine.attach({ container: name, argv: ['python3', '-u', '-c', LOADER_SOURCE] });
+      loader = engine.attach({ container: name, argv: ['python3', '-c', LOADER_SOURCE] });
       await waitForReady(loader, settings.startTimeoutMs);
       return new WarmContainer(name, engine, dir, loader);
     } catch (error) {
@@ -84,7 +87,12 @@ export class WarmContainer {
     }
   }
 
-  /** The engine reported this container dead (its events say so); a run in progress ends. */
+  /** The engine reported an OOM kill in this container. */
+  noteOom(): void {
+    this.#oomEvent = true;
+  }
+
+  /** The engine reported this container dead; a run in progress ends. */
   noteDied(): void {
     this.#markDied();
   }
@@ -104,11 +112,24 @@ export class WarmContainer {
       died: this.#died,
       kill: () => this.kill(),
     });
-    // Exit 137 is SIGKILL, which a program can also send itself: ask the memory cgroup.
-    const suspicious = raw.reason === 'died' || (raw.reason === 'exit' && raw.exitCode === SIGKILLED);
-    const oomKilled = suspicious && (await this.#engine.wasOomKilled(this.name));
-    const exitCode = raw.reason === 'died' ? SIGKILLED : raw.exitCode;
+    // The loader itself was killed (exit 137 is SIGKILL, which a program can also send itself,
+    // and gVisor's exec fails otherwise): ask the engine whether the OOM killer did it.
+    const suspicious = raw.reason === 'died' || (raw.reason === 'exit' && !raw.markerSeen);
+    const oomKilled = suspicious && (await this.#wasOomKilled());
+    const exitCode = raw.reason === 'died' || oomKilled ? SIGKILLED : raw.exitCode;
     return { ...raw, exitCode, oomKilled };
+  }
+
+  /**
+   * Under runc the memory cgroup's counter answers at once. Without a cgroup view (gVisor), a
+   * sandbox killed at its limit is going down: wait (bounded) for its death, then take the
+   * engine's word, from its events or State.OOMKilled.
+   */
+  async #wasOomKilled(): Promise<boolean> {
+    const kills = await this.#engine.oomKillCount(this.name);
+    if (kills !== undefined) return kills > 0;
+    await Promise.race([this.#died, delay(OOM_SETTLE_MS)]);
+    return this.#oomEvent || (await this.#engine.inspectOomKilled(this.name));
   }
 
   /** Kills and removes the container now (idempotent). */
@@ -122,6 +143,10 @@ export class WarmContainer {
     this.#loader.kill();
     await this.#dir.cleanup().catch(() => {});
   }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
 
 /** Resolves once the loader prints its ready line; rejects if it exits or takes too long. */

@@ -25,3 +25,19 @@ export async function startSandbox(t: TestContext, options: SandboxOptions = {})
   await sandbox.initialize();
   return sandbox;
 }
+
+/** Why a runtime cannot be used on this engine, or undefined when it can. */
+export async function runtimeMissing(runtime: string | undefined): Promise<string | undefined> {
+  if (runtime === undefined) return undefined;
+  try {
+    await engine.checkRuntime(runtime);
+    return undefined;
+  } catch (error) {
+    return (error as Error).message;
+  }
+}
+
+/** Whether a container with this id (or id prefix, e.g. a hostname) still exists. */
+export async function containerExists(idPrefix: string): Promise<boolean> {
+  return (await engine.containerIds({ [LABEL]: undefined })).some((id) => id.startsWith(idPrefix));
+}

@@ -115,15 +115,15 @@ test('when replacements fail and nothing is ready, waiters get the failure inste
   await pool.close();
 });
 
-test('whenFull() resolves once a used resource has been replaced', async () => {
+test('whenQuiet() resolves once a used resource has been destroyed and replaced', async () => {
   const factory = new FakeFactory();
   const pool = new Pool(factory, { size: 2 });
   await pool.start();
-  await pool.whenFull();
+  await pool.whenQuiet();
   factory.hold = true;
   pool.release(await pool.acquire());
   let full = false;
-  const waiting = pool.whenFull().then(() => (full = true));
+  const waiting = pool.whenQuiet().then(() => (full = true));
   await settleTasks();
   assert.equal(full, false);
   factory.releaseAll();

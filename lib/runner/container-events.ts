@@ -1,23 +1,25 @@
 /**
- * Follows the engine's `die` events for one Sandbox's containers (one `docker events` process for
- * the whole pool) and tells the container concerned. Under gVisor a container killed at its
- * memory limit leaves its `docker exec` hanging: this is how such a run ends at once.
+ * Follows the engine's `oom` and `die` events for one Sandbox's containers (one `docker events`
+ * process for the whole pool) and tells the container concerned. Under gVisor a container killed
+ * at its memory limit leaves its `docker exec` hanging and has no cgroup view inside: these events
+ * are how such a run ends at once, with the right verdict.
  */
 import { createInterface } from 'node:readline';
 import type { AttachedProcess } from '../docker/cli.js';
 import type { DockerEngine } from '../docker/engine.js';
 
-export interface Mortal {
+export interface EventListener {
   readonly name: string;
+  noteOom(): void;
   noteDied(): void;
 }
 
 const RESTART_DELAY_MS = 1_000;
 
-export class DeathWatch {
+export class ContainerEvents {
   readonly #engine: DockerEngine;
   readonly #label: string;
-  readonly #watched = new Map<string, Mortal>();
+  readonly #watched = new Map<string, EventListener>();
   #process: AttachedProcess | undefined;
   #restartTimer: NodeJS.Timeout | undefined;
   #stopped = false;
@@ -29,7 +31,7 @@ export class DeathWatch {
 
   start(): void {
     if (this.#stopped || this.#process !== undefined) return;
-    const events = this.#engine.watchEvents(this.#label, ['die']);
+    const events = this.#engine.watchEvents(this.#label, ['oom', 'die']);
     this.#process = events;
     createInterface({ input: events.stdout }).on('line', (line) => this.#onEvent(line));
     events.stderr.resume(); // not read, but never allowed to fill up
@@ -41,11 +43,11 @@ export class DeathWatch {
     });
   }
 
-  watch(container: Mortal): void {
+  watch(container: EventListener): void {
     this.#watched.set(container.name, container);
   }
 
-  unwatch(container: Mortal): void {
+  unwatch(container: EventListener): void {
     this.#watched.delete(container.name);
   }
 
@@ -57,12 +59,14 @@ export class DeathWatch {
   }
 
   #onEvent(line: string): void {
+    let event: { status?: string; Actor?: { Attributes?: { name?: string } } };
     try {
-      const event = JSON.parse(line) as { Actor?: { Attributes?: { name?: string } } };
-      const name = event.Actor?.Attributes?.name;
-      if (name !== undefined) this.#watched.get(name)?.noteDied();
+      event = JSON.parse(line) as typeof event;
     } catch {
-      // Not an event line: ignore.
+      return; // not an event line
     }
+    const container = this.#watched.get(event.Actor?.Attributes?.name ?? '');
+    if (event.status === 'oom') container?.noteOom();
+    else if (event.status === 'die') container?.noteDied();
   }
 }
