@@ -24,6 +24,7 @@ Options:
   --timeout <ms>    wall-clock limit (default 10000)
   --memory <mb>     memory limit in MiB, no swap (default 50)
   --image <name>    sandbox image (default docker-python-sandbox:latest)
+  --runtime <name>  OCI runtime, e.g. runsc for gVisor (default: the engine's)
   --json            print the whole result as JSON instead of the program's output
   -h, --help        show this help
 `;
@@ -40,6 +41,7 @@ async function main(argv: readonly string[]): Promise<number> {
         timeout: { type: 'string' },
         memory: { type: 'string' },
         image: { type: 'string' },
+        runtime: { type: 'string' },
         json: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -63,6 +65,7 @@ async function main(argv: readonly string[]): Promise<number> {
     ...(values.timeout !== undefined && { timeoutMs: toNumber('--timeout', values.timeout) }),
     ...(values.memory !== undefined && { memoryLimitMb: toNumber('--memory', values.memory) }),
     ...(values.image !== undefined && { image: values.image }),
+    ...(values.runtime !== undefined && { runtime: values.runtime }),
   });
   try {
     await sandbox.initialize();

@@ -59,6 +59,12 @@ test('--timeout stops the program and exits 124; --memory limits it', async () =
   assert.notEqual(oom.code, 0);
 });
 
+test('--runtime names the runtime; an unknown one exits 125 saying which runtimes exist', async () => {
+  const outcome = await cli(['run', FIXTURE, '--runtime', 'no-such-runtime']);
+  assert.equal(outcome.code, 125);
+  assert.match(outcome.stderr, /RuntimeNotFoundError \(ERR_RUNTIME_NOT_FOUND\): The Docker engine has no runtime "no-such-runtime" \(it has: .*runc/);
+});
+
 test('an unreachable engine (DOCKER_HOST pointing nowhere) exits 125 with a clear message', async () => {
   const outcome = await cli(['run', FIXTURE], { env: { ...process.env, DOCKER_HOST: 'unix:///nonexistent/docker.sock' } });
   assert.equal(outcome.code, 125);

@@ -20,6 +20,14 @@ const badOptions: Array<[string, unknown, RegExp]> = [
   ['image', '', /image: must be an image name/],
   ['dockerHost', 42, /dockerHost: must be an engine address/],
   ['poolsize', 3, /poolsize: is not a known option; known options are poolSize, timeoutMs, memoryLimitMb, image/],
+  ['runtime', 'run sc', /runtime: must be a runtime name registered with the engine/],
+  ['user', '0:0', /user: must be a non-root "uid" or "uid:gid"/],
+  ['user', 'root', /user: must be a non-root "uid" or "uid:gid"/],
+  ['cpus', 0, /cpus: must be a number of cores from 0.01 to 64 \(got 0\)/],
+  ['pidsLimit', 4, /pidsLimit: must be a whole number from 8 to 65536 \(got 4\)/],
+  ['readOnlyRoot', 'yes', /readOnlyRoot: must be true or false/],
+  ['tmpSizeMb', 0, /tmpSizeMb: must be a whole number from 1 to 65536 \(MiB\)/],
+  ['maxOutputBytes', 10, /maxOutputBytes: must be a whole number from 1024 to 1073741824 \(bytes\)/],
 ];
 
 for (const [key, value, message] of badOptions) {
@@ -37,6 +45,27 @@ for (const [key, value, message] of badOptions) {
     );
   });
 }
+
+test('safe defaults: no network, non-root, read-only root, capped tmpfs, output and process limits', () => {
+  const options = parseSandboxOptions({});
+  assert.equal(options.network, 'none');
+  assert.equal(options.user, '1000:1000');
+  assert.equal(options.readOnlyRoot, true);
+  assert.equal(options.cpus, 1);
+  assert.equal(options.pidsLimit, 64);
+  assert.equal(options.tmpSizeMb, 16);
+  assert.equal(options.workdirSizeMb, 16);
+  assert.equal(options.fileSizeLimitMb, 16);
+  assert.equal(options.openFilesLimit, 256);
+  assert.equal(options.maxOutputBytes, 1024 * 1024);
+  assert.equal(options.runtime, undefined);
+});
+
+test('the pids limit defaults per runtime, and an explicit value wins', () => {
+  assert.equal(parseSandboxOptions({ runtime: 'runsc' }).pidsLimit, 256);
+  assert.equal(parseSandboxOptions({ runtime: 'runsc', pidsLimit: 128 }).pidsLimit, 128);
+  assert.equal(parseSandboxOptions({ pidsLimit: 32 }).pidsLimit, 32);
+});
 
 test('options that are not an object are refused', () => {
   assert.throws(() => parseSandboxOptions(5), /Invalid Sandbox options:\n {2}- \(root\): .*expected object/);
