@@ -111,7 +111,12 @@ export class Sandbox implements AsyncDisposable {
     if (this.#state === 'initializing') await this.#initializing;
     const pool = this.#pool;
     if (pool === undefined) throw new NotInitializedError();
-    const container = await pool.acquire(this.#closer.signal);
+    let container = await pool.acquire(this.#closer.signal);
+    // A container that died while it waited (removed from outside, say) is replaced, not used.
+    while (container.dead) {
+      pool.release(container);
+      container = await pool.acquire(this.#closer.signal);
+    }
     try {
       const execution = await container.execute(params.code, {
         timeoutMs: params.timeoutMs,

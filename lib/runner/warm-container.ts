@@ -57,6 +57,7 @@ export class WarmContainer {
   readonly #died: Promise<void>;
   #markDied: () => void = () => {};
   #oomEvent = false;
+  #dead = false;
   #used = false;
   #killed: Promise<void> | undefined;
 
@@ -94,7 +95,13 @@ export class WarmContainer {
 
   /** The engine reported this container dead; a run in progress ends. */
   noteDied(): void {
+    this.#dead = true;
     this.#markDied();
+  }
+
+  /** True once the engine reported the container dead: it must not be given a program. */
+  get dead(): boolean {
+    return this.#dead;
   }
 
   /** Runs one program. Resolves in every case a program can cause; never runs twice. */
