@@ -36,9 +36,6 @@ export interface ContainerSpec {
 const MIB = 1024 * 1024;
 
 export function buildRunArgs(spec: ContainerSpec): string[] {
-  const limits = spec.limits;
-  const memory = `${limits.memoryLimitMb}m`;
-  const [uid = '1000', gid = uid] = limits.user.split(':');
   const labels = Object.entries(spec.labels).flatMap(([key, value]) => ['--label', value === '' ? key : `${key}=${value}`]);
   return [
     'run',
@@ -46,6 +43,21 @@ export function buildRunArgs(spec: ContainerSpec): string[] {
     '--pull', 'never',
     '--name', spec.name,
     ...labels,
+    ...buildLimitArgs(spec.limits),
+    '--volume', `${spec.inputDir}:${INPUT_DIR}:ro`,
+    spec.image,
+    'sleep', 'infinity',
+  ];
+}
+
+/**
+ * The isolation and resource flags of a sandbox container, shared by the pool and by the
+ * benchmark's one-shot baseline so that both run under exactly the same limits.
+ */
+export function buildLimitArgs(limits: ContainerLimits): string[] {
+  const memory = `${limits.memoryLimitMb}m`;
+  const [uid = '1000', gid = uid] = limits.user.split(':');
+  return [
     ...(limits.runtime === undefined ? [] : ['--runtime', limits.runtime]),
     '--network', limits.network,
     '--user', limits.user,
@@ -67,9 +79,6 @@ export function buildRunArgs(spec: ContainerSpec): string[] {
     '--env', `HOME=${WORK_DIR}`,
     '--init', // PID 1 reaps zombies and forwards signals
     '--log-driver', 'none', // nothing a program prints can fill the host disk through the engine's logs
-    '--volume', `${spec.inputDir}:${INPUT_DIR}:ro`,
-    spec.image,
-    'sleep', 'infinity',
   ];
 }
 

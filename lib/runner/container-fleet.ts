@@ -2,12 +2,30 @@
  * Everything a Sandbox asks of Docker, in its own terms: is the engine with the image there, make
  * a warm container, destroy used ones, follow their deaths and OOM kills, and sweep up what is left.
  */
+import type { ContainerLimits } from '../docker/container-args.js';
 import { createLabels, SANDBOX_LABEL } from '../docker/labels.js';
 import { DockerEngine } from '../docker/engine.js';
 import type { ResolvedSandboxOptions } from '../options.js';
 import type { PoolResourceFactory } from '../pool/pool.js';
 import { ContainerEvents } from './container-events.js';
 import { WarmContainer, type ContainerSettings } from './warm-container.js';
+
+/** The container limits a Sandbox's options ask for. */
+export function limitsOf(options: ResolvedSandboxOptions): ContainerLimits {
+  return {
+    memoryLimitMb: options.memoryLimitMb,
+    cpus: options.cpus,
+    pidsLimit: options.pidsLimit,
+    user: options.user,
+    network: options.network,
+    runtime: options.runtime,
+    readOnlyRoot: options.readOnlyRoot,
+    tmpSizeMb: options.tmpSizeMb,
+    workdirSizeMb: options.workdirSizeMb,
+    fileSizeLimitMb: options.fileSizeLimitMb,
+    openFilesLimit: options.openFilesLimit,
+  };
+}
 
 export class ContainerFleet implements PoolResourceFactory<WarmContainer> {
   readonly #engine: DockerEngine;
@@ -24,19 +42,7 @@ export class ContainerFleet implements PoolResourceFactory<WarmContainer> {
       image: options.image,
       labels: createLabels(sandboxId),
       startTimeoutMs: options.startTimeoutMs,
-      limits: {
-        memoryLimitMb: options.memoryLimitMb,
-        cpus: options.cpus,
-        pidsLimit: options.pidsLimit,
-        user: options.user,
-        network: options.network,
-        runtime: options.runtime,
-        readOnlyRoot: options.readOnlyRoot,
-        tmpSizeMb: options.tmpSizeMb,
-        workdirSizeMb: options.workdirSizeMb,
-        fileSizeLimitMb: options.fileSizeLimitMb,
-        openFilesLimit: options.openFilesLimit,
-      },
+      limits: limitsOf(options),
     };
   }
 
