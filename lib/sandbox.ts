@@ -103,6 +103,7 @@ export class Sandbox implements AsyncDisposable {
     }
     this.#pool = pool;
     this.#state = 'ready';
+    this.#fleet.enableNamespaceReuse();
   }
 
   async #run(param: RunParams): Promise<RunResult> {

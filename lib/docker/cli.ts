@@ -68,7 +68,7 @@ export class DockerCli {
     const stdout = String(result.stdout ?? '');
     const stderr = String(result.stderr ?? '');
     if (!result.failed) return { stdout, stderr };
-    throw this.#failure(command, result.exitCode, stderr, result.timedOut, result.cause ?? result);
+    throw this.failure(command, result.exitCode, stderr, result.timedOut, result.cause ?? result);
   }
 
   /** Starts a docker command with piped streams, for the caller to drive. */
@@ -102,7 +102,7 @@ export class DockerCli {
   }
 
   /** Turns a failed CLI call into the error a user can act on. */
-  #failure(command: string, exitCode: number | undefined, stderr: string, timedOut: boolean, cause: unknown): Error {
+  failure(command: string, exitCode: number | undefined, stderr: string, timedOut = false, cause?: unknown): Error {
     const code = (cause as { code?: string } | undefined)?.code;
     if (code === 'ENOENT') {
       return new EngineUnavailableError(

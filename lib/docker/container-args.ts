@@ -31,23 +31,36 @@ export interface ContainerSpec {
   limits: ContainerLimits;
   /** Host directory bind-mounted read-only at INPUT_DIR: the only host path the container sees. */
   inputDir: string;
+  /** The container's main process. */
+  command: readonly string[];
 }
 
 const MIB = 1024 * 1024;
 
-export function buildRunArgs(spec: ContainerSpec): string[] {
+/**
+ * `docker run -i --rm`: the container's main process is attached to the CLI's pipes (no
+ * `docker exec` round trip), and the engine removes the container by itself once it exits.
+ */
+export function buildAttachedRunArgs(spec: ContainerSpec): string[] {
   const labels = Object.entries(spec.labels).flatMap(([key, value]) => ['--label', value === '' ? key : `${key}=${value}`]);
   return [
     'run',
-    '--detach',
+    '--interactive',
+    '--rm',
     '--pull', 'never',
     '--name', spec.name,
     ...labels,
     ...buildLimitArgs(spec.limits),
     '--volume', `${spec.inputDir}:${INPUT_DIR}:ro`,
     spec.image,
-    'sleep', 'infinity',
+    ...spec.command,
   ];
+}
+
+/** `docker run -d`: a container that just sits there (a network-namespace holder). */
+export function buildDetachedRunArgs(spec: ContainerSpec): string[] {
+  const labels = Object.entries(spec.labels).flatMap(([key, value]) => ['--label', value === '' ? key : `${key}=${value}`]);
+  return ['run', '--detach', '--pull', 'never', '--name', spec.name, ...labels, ...buildLimitArgs(spec.limits), spec.image, ...spec.command];
 }
 
 /**
@@ -80,27 +93,6 @@ export function buildLimitArgs(limits: ContainerLimits): string[] {
     '--init', // PID 1 reaps zombies and forwards signals
     '--log-driver', 'none', // nothing a program prints can fill the host disk through the engine's logs
   ];
-}
-
-export interface ExecSpec {
-  container: string;
-  argv: readonly string[];
-  env?: Readonly<Record<string, string>>;
-}
-
-/** `docker exec -i` with stdin held open, so a loader can wait for its go line. */
-export function buildAttachedExecArgs(spec: ExecSpec): string[] {
-  const env = Object.entries(spec.env ?? {}).flatMap(([key, value]) => ['--env', `${key}=${value}`]);
-  return ['exec', '--interactive', ...env, spec.container, ...spec.argv];
-}
-
-/** A one-shot `docker exec` (no stdin), e.g. to read the container's cgroup counters. */
-export function buildExecArgs(container: string, argv: readonly string[]): string[] {
-  return ['exec', container, ...argv];
-}
-
-export function buildInspectOomArgs(container: string): string[] {
-  return ['inspect', '--type', 'container', '--format', '{{.State.OOMKilled}}', container];
 }
 
 /** A stream of the engine's container events for containers with a label, one JSON object per line. */

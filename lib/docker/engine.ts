@@ -2,23 +2,13 @@
  * Typed operations on the Docker engine. Callers never see argv: they ask for an image check, a
  * container, an attached process or a removal, and get typed errors back.
  */
-import { DockerCliError, ImageNotFoundError, RuntimeNotFoundError } from '../errors.js';
+import { ContainerStartError, DockerCliError, ImageNotFoundError, RuntimeNotFoundError } from '../errors.js';
 import { DockerCli, type AttachedProcess, type DockerCliConfig } from './cli.js';
-import {
-  buildAttachedExecArgs,
-  buildEventsArgs,
-  buildExecArgs,
-  buildInspectOomArgs,
-  buildRemoveArgs,
-  buildRunArgs,
-  type ContainerSpec,
-  type ExecSpec,
-} from './container-args.js';
+import { buildAttachedRunArgs, buildDetachedRunArgs, buildEventsArgs, buildRemoveArgs, type ContainerSpec } from './container-args.js';
 
 const NO_SUCH_IMAGE = /No such image|Unable to find image|pull access denied/i;
-const NO_SUCH_CONTAINER = /No such container/i;
-/** The memory cgroup's counters, cgroup v1 then v2; either may be absent. */
-const OOM_COUNTERS = 'cat /sys/fs/cgroup/memory/memory.oom_control /sys/fs/cgroup/memory.events 2>/dev/null; true';
+/** What `docker rm -f` says of containers that are gone, or going, already. */
+const ALREADY_GONE = /No such container|is already in progress/i;
 
 export type EngineConfig = DockerCliConfig;
 
@@ -46,19 +36,32 @@ export class DockerEngine {
     if (!available.includes(runtime)) throw new RuntimeNotFoundError(runtime, available, { command: `docker ${args.join(' ')}` });
   }
 
-  /** Creates and starts a container; resolves with its id. */
-  async startContainer(spec: ContainerSpec): Promise<string> {
+  /**
+   * Creates and starts a container whose main process is attached to the returned streams
+   * (`docker run -i --rm`). If the CLI exits before the caller hears from the process, pass its
+   * stderr to startFailure() for the error to report.
+   */
+  runAttached(spec: ContainerSpec): AttachedProcess {
+    return this.#cli.spawn(buildAttachedRunArgs(spec));
+  }
+
+  /** Creates and starts a container that runs in the background (`docker run -d`). */
+  async runDetached(spec: ContainerSpec): Promise<void> {
     try {
-      const { stdout } = await this.#cli.run(buildRunArgs(spec));
-      return stdout.trim();
+      await this.#cli.run(buildDetachedRunArgs(spec));
     } catch (error) {
       throw asImageError(error, spec.image);
     }
   }
 
-  /** Starts `docker exec -i` in a container and hands back its streams. */
-  attach(spec: ExecSpec): AttachedProcess {
-    return this.#cli.spawn(buildAttachedExecArgs(spec));
+  /** The typed error for an attached container that never started: engine down, image gone, or other. */
+  startFailure(image: string, command: string, exitCode: number | undefined, stderr: string): Error {
+    const error = asImageError(this.#cli.failure(command, exitCode, stderr), image) as Error;
+    if (!(error instanceof DockerCliError)) return error;
+    return new ContainerStartError(`The sandbox container exited before it was ready: ${stderr.trim().slice(0, 2_000)}`, {
+      command,
+      cause: error,
+    });
   }
 
   /** Force-removes containers in one CLI call; containers already gone are not an error. */
@@ -69,31 +72,6 @@ export class DockerEngine {
     } catch (error) {
       if (error instanceof DockerCliError && onlyMissingContainers(error.stderr)) return;
       throw error;
-    }
-  }
-
-  /**
-   * How many times the kernel's OOM killer struck in a running container, from its memory
-   * cgroup's oom_kill counter (State.OOMKilled stays false for processes started by docker exec).
-   * Undefined when there is no such view: the container is not running, or runs under gVisor.
-   */
-  async oomKillCount(container: string): Promise<number | undefined> {
-    try {
-      const { stdout } = await this.#cli.run(buildExecArgs(container, ['sh', '-c', OOM_COUNTERS]), { timeoutMs: 10_000 });
-      const kills = /^oom_kill (\d+)$/m.exec(stdout);
-      return kills === null ? undefined : Number(kills[1]);
-    } catch {
-      return undefined;
-    }
-  }
-
-  /** The engine's own verdict, State.OOMKilled: set when the whole container was killed at its limit. */
-  async inspectOomKilled(container: string): Promise<boolean> {
-    try {
-      const { stdout } = await this.#cli.run(buildInspectOomArgs(container), { timeoutMs: 10_000 });
-      return stdout.trim() === 'true';
-    } catch {
-      return false;
     }
   }
 
@@ -131,5 +109,5 @@ function asImageError(error: unknown, image: string): unknown {
 
 function onlyMissingContainers(stderr: string): boolean {
   const lines = stderr.split('\n').map((line) => line.trim()).filter(Boolean);
-  return lines.length > 0 && lines.every((line) => NO_SUCH_CONTAINER.test(line));
+  return lines.length > 0 && lines.every((line) => ALREADY_GONE.test(line));
 }

@@ -9,11 +9,14 @@ export const LABEL = 'docker-python-sandbox';
 export const SANDBOX_LABEL = `${LABEL}.sandbox`;
 export const OWNER_PID_LABEL = `${LABEL}.pid`;
 export const OWNER_HOST_LABEL = `${LABEL}.host`;
+/** What a container is for: 'runner' runs programs, 'netns' only holds a network namespace. */
+export const ROLE_LABEL = `${LABEL}.role`;
+export type ContainerRole = 'runner' | 'netns';
 
-export function createLabels(sandboxId: string, extra: Readonly<Record<string, string>> = {}): Record<string, string> {
+export function createLabels(sandboxId: string, role: ContainerRole): Record<string, string> {
   return {
-    ...extra,
     [LABEL]: '',
+    [ROLE_LABEL]: role,
     [SANDBOX_LABEL]: sandboxId,
     [OWNER_PID_LABEL]: String(process.pid),
     [OWNER_HOST_LABEL]: hostname(),

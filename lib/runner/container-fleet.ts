@@ -8,6 +8,7 @@ import { DockerEngine } from '../docker/engine.js';
 import type { ResolvedSandboxOptions } from '../options.js';
 import type { PoolResourceFactory } from '../pool/pool.js';
 import { ContainerEvents } from './container-events.js';
+import { NetnsHolders } from './netns-holders.js';
 import { WarmContainer, type ContainerSettings } from './warm-container.js';
 
 /** The container limits a Sandbox's options ask for. */
@@ -27,11 +28,17 @@ export function limitsOf(options: ResolvedSandboxOptions): ContainerLimits {
   };
 }
 
+/** How long a container whose program ended may take to exit and be removed by the engine. */
+const SELF_REMOVAL_GRACE_MS = 5_000;
+
 export class ContainerFleet implements PoolResourceFactory<WarmContainer> {
   readonly #engine: DockerEngine;
   readonly #settings: ContainerSettings;
   readonly #sandboxId: string;
   readonly #events: ContainerEvents;
+  /** Reusable empty network namespaces; only for runc with no network (gVisor has its own netstack). */
+  readonly #holders: NetnsHolders | undefined;
+  readonly #holderOf = new Map<WarmContainer, string>();
   #sequence = 0;
 
   constructor(options: ResolvedSandboxOptions, sandboxId: string) {
@@ -40,10 +47,17 @@ export class ContainerFleet implements PoolResourceFactory<WarmContainer> {
     this.#events = new ContainerEvents(this.#engine, `${SANDBOX_LABEL}=${sandboxId}`);
     this.#settings = {
       image: options.image,
-      labels: createLabels(sandboxId),
+      labels: createLabels(sandboxId, 'runner'),
       startTimeoutMs: options.startTimeoutMs,
       limits: limitsOf(options),
     };
+    if (options.network === 'none' && options.runtime === undefined) {
+      this.#holders = new NetnsHolders(
+        this.#engine,
+        { image: options.image, labels: createLabels(sandboxId, 'netns'), limits: this.#settings.limits, namePrefix: `dps-${sandboxId}-netns-` },
+        2 * options.poolSize, // one in use and one coming back, per slot
+      );
+    }
   }
 
   /** Rejects with EngineUnavailableError, ImageNotFoundError or RuntimeNotFoundError when containers cannot be made. */
@@ -56,20 +70,48 @@ export class ContainerFleet implements PoolResourceFactory<WarmContainer> {
 
   async create(): Promise<WarmContainer> {
     this.#sequence += 1;
-    const container = await WarmContainer.start(this.#engine, `dps-${this.#sandboxId}-${this.#sequence}`, this.#settings);
+    const holder = this.#holders?.take();
+    const settings =
+      holder === undefined ? this.#settings : { ...this.#settings, limits: { ...this.#settings.limits, network: `container:${holder}` } };
+    let container: WarmContainer;
+    try {
+      container = await WarmContainer.start(this.#engine, `dps-${this.#sandboxId}-${this.#sequence}`, settings);
+    } catch (error) {
+      if (holder !== undefined) this.#holders?.discard(holder);
+      throw error;
+    }
+    if (holder !== undefined) this.#holderOf.set(container, holder);
     this.#events.watch(container);
     return container;
   }
 
+  /** The first pool is ready: from now on, replacements may reuse network namespaces. */
+  enableNamespaceReuse(): void {
+    this.#holders?.enable();
+  }
+
   async destroy(items: readonly WarmContainer[]): Promise<void> {
     for (const item of items) this.#events.unwatch(item);
-    await this.#engine.removeContainers(items.map((item) => item.name)).catch(() => {});
+    // Containers whose program ended are exiting and removed by the engine (--rm): wait for that.
+    // The others (killed, unused, stuck) are force-removed together in one CLI call.
+    const exiting = items.filter((item) => item.removesItself);
+    const settled = await Promise.all(exiting.map((item) => item.exited(SELF_REMOVAL_GRACE_MS)));
+    const stuck = exiting.filter((_, index) => !settled[index]);
+    const force = [...items.filter((item) => !item.removesItself), ...stuck];
+    await this.#engine.removeContainers(force.map((item) => item.name)).catch(() => {});
     await Promise.all(items.map((item) => item.releaseHostResources()));
+    // Every process of these containers is gone now: their namespaces may serve again.
+    for (const item of items) {
+      const holder = this.#holderOf.get(item);
+      this.#holderOf.delete(item);
+      if (holder !== undefined) this.#holders?.give(holder);
+    }
   }
 
   /** Stops following events and removes any container still labelled as this Sandbox's. */
   async stop(): Promise<void> {
     this.#events.stop();
+    await this.#holders?.stop();
     const names = await this.#engine.listContainers({ [SANDBOX_LABEL]: this.#sandboxId });
     await this.#engine.removeContainers(names);
   }

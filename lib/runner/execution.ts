@@ -5,7 +5,7 @@
  */
 import { finished } from 'node:stream/promises';
 import type { AttachedProcess } from '../docker/cli.js';
-import { goLine, MARKER_PREFIX } from './loader-source.js';
+import { goLine, MARKER_PREFIX, parseExitReport, type ExitReport } from './loader-source.js';
 import { MarkerStream } from './marker-stream.js';
 import { OutputCollector, type StreamName } from './output-collector.js';
 
@@ -29,11 +29,11 @@ export interface RawExecution {
   stdout: string;
   stderr: string;
   combined: string;
-  /** From the marker or from `docker exec`; null when the host stopped the program. */
-  exitCode: number | null;
+  /** What the loader reported in-band; undefined when the host stopped the run or the loader died. */
+  report: ExitReport | undefined;
+  /** The docker CLI's exit code when the loader died without a report. */
+  cliExitCode: number | undefined;
   reason: EndReason;
-  /** The loader reported the exit status in-band; when false, the loader itself was killed. */
-  markerSeen: boolean;
   truncated: boolean;
   durationMs: number;
 }
@@ -68,13 +68,13 @@ export function runExecution(input: ExecutionInput): Promise<RawExecution> {
     const out = new MarkerStream(token, (chunk) => accept('stdout', chunk));
     const err = new MarkerStream(token, (chunk) => accept('stderr', chunk));
 
-    const end = (reason: EndReason, exitCode: number | null, markerSeen = reason === 'exit'): void => {
+    const end = (reason: EndReason, report?: ExitReport, cliExitCode?: number): void => {
       clearTimeout(timer);
       input.signal?.removeEventListener('abort', onAbort);
       loader.stdout.off('data', onStdout);
       loader.stderr.off('data', onStderr);
-      const texts = markerSeen ? output.close() : withoutCliError(output.close());
-      resolve({ ...texts, exitCode, reason, markerSeen, truncated, durationMs: performance.now() - started });
+      const texts = report !== undefined ? output.close() : withoutCliError(output.close());
+      resolve({ ...texts, report, cliExitCode, reason, truncated, durationMs: performance.now() - started });
     };
     /** The host ends the run: stop reading now, settle once the container is gone (bounded). */
     const stopThenEnd = (reason: Exclude<EndReason, 'exit'>): void => {
@@ -83,13 +83,13 @@ export function runExecution(input: ExecutionInput): Promise<RawExecution> {
       loader.stdout.off('data', onStdout);
       loader.stderr.off('data', onStderr);
       clearTimeout(timer);
-      void Promise.race([input.kill(), delay(KILL_GRACE_MS)]).then(() => end(reason, null));
+      void Promise.race([input.kill(), delay(KILL_GRACE_MS)]).then(() => end(reason));
     };
     const checkMarkers = (): void => {
-      const status = out.trailer;
-      if (ending || status === undefined || err.trailer === undefined) return;
+      const trailer = out.trailer;
+      if (ending || trailer === undefined || err.trailer === undefined) return;
       ending = true;
-      end('exit', parseStatus(status));
+      end('exit', parseExitReport(trailer));
     };
     const onStdout = (chunk: Buffer): void => {
       out.push(chunk);
@@ -105,15 +105,15 @@ export function runExecution(input: ExecutionInput): Promise<RawExecution> {
     loader.stderr.on('data', onStderr);
     loader.stdout.resume();
     loader.stderr.resume();
-    // The loader ended without both markers: it was killed, or the program closed a stream.
+    // The loader ended without both markers: it was killed (or its container was).
     void Promise.all([loader.exited, settled(loader.stdout), settled(loader.stderr)]).then(([exit]) => {
       if (ending) return;
       out.flush(); // what was held back as a possible marker start was output after all
       err.flush();
       if (ending) return; // the flush reached the output cap
       ending = true;
-      const status = out.trailer;
-      end('exit', status !== undefined ? parseStatus(status) : (exit.exitCode ?? null), status !== undefined);
+      const trailer = out.trailer;
+      end('exit', trailer === undefined ? undefined : parseExitReport(trailer), exit.exitCode);
     });
     void input.died.then(() => {
       if (ending) return;
@@ -121,7 +121,7 @@ export function runExecution(input: ExecutionInput): Promise<RawExecution> {
       err.flush();
       if (ending) return;
       ending = true;
-      end('died', null, false);
+      end('died');
     });
 
     if (input.signal?.aborted) return onAbort();
@@ -145,11 +145,6 @@ function withoutCliError(texts: { stdout: string; stderr: string; combined: stri
     stderr: texts.stderr.slice(0, -match[0].length),
     combined: texts.combined.slice(0, -match[0].length),
   };
-}
-
-function parseStatus(trailer: string): number | null {
-  const status = Number.parseInt(trailer.slice(1), 10);
-  return Number.isNaN(status) ? null : status;
 }
 
 function delay(ms: number): Promise<void> {

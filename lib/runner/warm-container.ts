@@ -1,7 +1,9 @@
 /**
- * One pooled container, made ready at warm-up: its host input directory (bind-mounted read-only),
- * the container itself, and a `docker exec -i` loader already waiting for its go line. A run then
- * costs one file write and one line on a pipe. Each WarmContainer runs exactly one program.
+ * One pooled container, made ready at warm-up: its host input directory (bind-mounted read-only)
+ * and the container itself, started with `docker run -i --rm` so that its main process is the
+ * loader, already waiting on the CLI's stdin. A run then costs one file write and one line on a
+ * pipe; when the program ends, the loader exits and the engine removes the container by itself.
+ * Each WarmContainer runs exactly one program.
  */
 import { randomBytes } from 'node:crypto';
 import { chmod, writeFile } from 'node:fs/promises';
@@ -33,10 +35,12 @@ export interface Execution {
   stdout: string;
   stderr: string;
   combined: string;
-  /** The program's exit status; null when the host stopped it. */
+  /** The program's exit status (128 + N when signal N ended it); null when the host stopped it. */
   exitCode: number | null;
+  /** The signal that ended the program, if one did. */
+  signal: number | null;
   reason: EndReason;
-  /** The kernel's OOM killer ended the program (read from the container's memory cgroup). */
+  /** The kernel's OOM killer ended the program (the container's memory cgroup, or the engine's events). */
   oomKilled: boolean;
   /** The output reached the cap and the program was stopped there. */
   truncated: boolean;
@@ -44,10 +48,9 @@ export interface Execution {
 }
 
 const CODE_FILE = 'main.py';
-/** How long a container with no cgroup view may take to die before it counts as not OOM-killed. */
-const OOM_SETTLE_MS = 1_500;
-/** Exit status of a process ended by SIGKILL, which is what the OOM killer sends. */
-const SIGKILLED = 128 + 9;
+/** How long a container killed without a report may take to be reported dead before it counts as not OOM-killed. */
+const DEATH_SETTLE_MS = 1_500;
+const SIGKILL = 9;
 
 export class WarmContainer {
   readonly name: string;
@@ -59,6 +62,7 @@ export class WarmContainer {
   #oomEvent = false;
   #dead = false;
   #used = false;
+  #reported = false;
   #killed: Promise<void> | undefined;
 
   private constructor(name: string, engine: DockerEngine, dir: DirectoryResult, loader: AttachedProcess) {
@@ -76,9 +80,16 @@ export class WarmContainer {
     try {
       // The container user (not root) must reach the code file; nobody may list the directory.
       await chmod(dir.path, 0o711);
-      await engine.startContainer({ name, image: settings.image, labels: settings.labels, limits: settings.limits, inputDir: dir.path });
-      loader = engine.attach({ container: name, argv: ['python3', '-c', LOADER_SOURCE] });
-      await waitForReady(loader, settings.startTimeoutMs);
+      loader = engine.runAttached({
+        name,
+        image: settings.image,
+        labels: settings.labels,
+        limits: settings.limits,
+        inputDir: dir.path,
+        command: ['python3', '-c', LOADER_SOURCE],
+      });
+      const failure = await waitForReady(loader, settings.startTimeoutMs);
+      if (failure !== undefined) throw engine.startFailure(settings.image, loader.command, failure.exitCode, failure.stderr);
       return new WarmContainer(name, engine, dir, loader);
     } catch (error) {
       loader?.kill();
@@ -104,6 +115,14 @@ export class WarmContainer {
     return this.#dead;
   }
 
+  /**
+   * True when the program ended and the loader reported it: the container is exiting on its own
+   * and the engine removes it (--rm), so no `docker rm` is needed.
+   */
+  get removesItself(): boolean {
+    return this.#reported;
+  }
+
   /** Runs one program. Resolves in every case a program can cause; never runs twice. */
   async execute(code: string, options: ExecuteOptions): Promise<Execution> {
     if (this.#used) throw new Error(`internal error: container ${this.name} was used twice`);
@@ -119,24 +138,21 @@ export class WarmContainer {
       died: this.#died,
       kill: () => this.kill(),
     });
-    // The loader itself was killed (exit 137 is SIGKILL, which a program can also send itself,
-    // and gVisor's exec fails otherwise): ask the engine whether the OOM killer did it.
-    const suspicious = raw.reason === 'died' || (raw.reason === 'exit' && !raw.markerSeen);
-    const oomKilled = suspicious && (await this.#wasOomKilled());
-    const exitCode = raw.reason === 'died' || oomKilled ? SIGKILLED : raw.exitCode;
-    return { ...raw, exitCode, oomKilled };
-  }
-
-  /**
-   * Under runc the memory cgroup's counter answers at once. Without a cgroup view (gVisor), a
-   * sandbox killed at its limit is going down: wait (bounded) for its death, then take the
-   * engine's word, from its events or State.OOMKilled.
-   */
-  async #wasOomKilled(): Promise<boolean> {
-    const kills = await this.#engine.oomKillCount(this.name);
-    if (kills !== undefined) return kills > 0;
-    await Promise.race([this.#died, delay(OOM_SETTLE_MS)]);
-    return this.#oomEvent || (await this.#engine.inspectOomKilled(this.name));
+    const { report, cliExitCode, ...texts } = raw;
+    if (report !== undefined) {
+      this.#reported = true;
+      // An OOM kill somewhere in the container counts when the program itself died of SIGKILL.
+      const oomKilled = report.oomKills > 0 && report.signal === SIGKILL;
+      return { ...texts, exitCode: report.exitCode, signal: report.signal || null, oomKilled };
+    }
+    if (raw.reason === 'exit' || raw.reason === 'died') {
+      // The loader died without a report: its container was killed (gVisor ends a whole sandbox at
+      // its memory limit). The engine's events say whether the OOM killer did it.
+      await Promise.race([this.#died, delay(DEATH_SETTLE_MS)]);
+      const oomKilled = this.#oomEvent;
+      return { ...texts, exitCode: oomKilled ? 128 + SIGKILL : (cliExitCode ?? null), signal: oomKilled ? SIGKILL : null, oomKilled };
+    }
+    return { ...texts, exitCode: null, signal: null, oomKilled: false };
   }
 
   /** Kills and removes the container now (idempotent). */
@@ -145,7 +161,16 @@ export class WarmContainer {
     return this.#killed;
   }
 
-  /** Frees what this container holds on the host, once the container itself is removed. */
+  /** Resolves once the container's CLI process has exited (the container is then gone), or after ms. */
+  async exited(ms: number): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+    const result = await Promise.race([this.#loader.exited.then(() => true), timeout]);
+    clearTimeout(timer);
+    return result;
+  }
+
+  /** Frees what this container holds on the host, once the container itself is gone. */
   async releaseHostResources(): Promise<void> {
     this.#loader.kill();
     await this.#dir.cleanup().catch(() => {});
@@ -156,13 +181,16 @@ function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
 
-/** Resolves once the loader prints its ready line; rejects if it exits or takes too long. */
-function waitForReady(loader: AttachedProcess, timeoutMs: number): Promise<void> {
+/**
+ * Resolves once the loader prints its ready line (with undefined), or with the CLI's exit code
+ * and stderr if it exits first; rejects if it takes too long.
+ */
+function waitForReady(loader: AttachedProcess, timeoutMs: number): Promise<{ exitCode: number | undefined; stderr: string } | undefined> {
   return new Promise((resolve, reject) => {
     let seen = '';
-    let errors = '';
+    let stderr = '';
     let settled = false;
-    const done = (error?: Error): void => {
+    const done = (outcome: { exitCode: number | undefined; stderr: string } | undefined, error?: Error): void => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
@@ -171,29 +199,24 @@ function waitForReady(loader: AttachedProcess, timeoutMs: number): Promise<void>
       loader.stdout.pause();
       loader.stderr.pause();
       if (error) reject(error);
-      else resolve();
+      else resolve(outcome);
     };
     const onData = (chunk: Buffer): void => {
       seen += chunk.toString();
-      if (seen.includes(READY_LINE)) done();
+      if (seen.includes(READY_LINE)) done(undefined);
     };
     const onError = (chunk: Buffer): void => {
-      errors += chunk.toString();
+      stderr += chunk.toString();
     };
     const timer = setTimeout(
-      () => done(new ContainerStartError(`The sandbox loader did not become ready within ${timeoutMs} ms.`, { command: loader.command })),
+      () => done(undefined, new ContainerStartError(`The sandbox container did not become ready within ${timeoutMs} ms.`, { command: loader.command })),
       timeoutMs,
     );
     loader.stdout.on('data', onData);
     loader.stderr.on('data', onError);
     void loader.exited.then(({ exitCode }) => {
-      done(
-        new ContainerStartError(
-          `The sandbox loader exited (code ${exitCode ?? '?'}) before it was ready: ${errors.trim().slice(0, 2_000) || '(no stderr)'}. ` +
-            'The image must provide `python3` on PATH.',
-          { command: loader.command },
-        ),
-      );
+      const why = stderr.trim() || `the loader exited with code ${exitCode ?? '?'}; the image must provide python3 on PATH`;
+      done({ exitCode, stderr: why });
     });
   });
 }

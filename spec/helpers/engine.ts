@@ -3,7 +3,7 @@ import { readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import type { TestContext } from 'node:test';
 import { DockerEngine } from '../../lib/docker/engine.js';
-import { LABEL, SANDBOX_LABEL } from '../../lib/docker/labels.js';
+import { LABEL, ROLE_LABEL, SANDBOX_LABEL } from '../../lib/docker/labels.js';
 import { Sandbox, type SandboxOptions } from '../../lib/index.js';
 
 const engine = new DockerEngine({ binary: 'docker', host: undefined });
@@ -11,6 +11,11 @@ const engine = new DockerEngine({ binary: 'docker', host: undefined });
 /** Containers of one Sandbox (by its id label), or every container of the library. */
 export function labelledContainers(sandboxId?: string): Promise<string[]> {
   return engine.listContainers(sandboxId === undefined ? { [LABEL]: undefined } : { [SANDBOX_LABEL]: sandboxId });
+}
+
+/** The containers of one Sandbox that run programs (not its network-namespace holders). */
+export function runnerContainers(sandboxId: string): Promise<string[]> {
+  return engine.listContainers({ [SANDBOX_LABEL]: sandboxId, [ROLE_LABEL]: 'runner' });
 }
 
 /** The per-container temp dirs the library makes on the host. */

@@ -12,11 +12,12 @@ import DefaultSandbox, {
   SandboxClosedError,
   type RunResult,
 } from '../../lib/index.js';
-import { labelledContainers, sandboxTempDirs, startSandbox } from '../helpers/engine.js';
+import { labelledContainers, runnerContainers, sandboxTempDirs, startSandbox } from '../helpers/engine.js';
 
-test('the callback forms work as in the original library', async () => {
+test('the callback forms work as in the original library', async (t) => {
   assert.equal(DefaultSandbox, Sandbox);
   const sandbox = new DefaultSandbox({ poolSize: 1 });
+  t.after(() => sandbox.cleanup()); // also when an assertion fails midway
   const result = await new Promise<RunResult>((resolve, reject) => {
     const returned = sandbox.initialize((err) => {
       if (err) return reject(err);
@@ -37,7 +38,7 @@ test('the callback gets the error of a bad run instead of a rejection', async (t
 
 test('invalid run params reject with RunParamsError and use no container', async (t) => {
   const sandbox = await startSandbox(t, { poolSize: 2 });
-  const before = await labelledContainers(sandbox.id);
+  const before = await runnerContainers(sandbox.id);
   await assert.rejects(sandbox.run({ code: 'print(1)', timeoutMs: -5 }), (error: unknown) => {
     assert.ok(error instanceof RunParamsError);
     assert.match(error.message, /timeoutMs: must be a whole number from 1 to 86400000 \(milliseconds\) \(got -5\)/);
@@ -46,7 +47,7 @@ test('invalid run params reject with RunParamsError and use no container', async
   await assert.rejects(sandbox.run(null as never), RunParamsError);
   await assert.rejects(sandbox.run({ code: 'x', memory: 5 } as never), /memory: is not a known option/);
   assert.deepEqual(sandbox.stats(), { size: 2, ready: 2, leased: 0, starting: 0, queued: 0 });
-  assert.deepEqual((await labelledContainers(sandbox.id)).sort(), before.sort());
+  assert.deepEqual((await runnerContainers(sandbox.id)).sort(), before.sort());
 });
 
 test('run() before initialize() rejects with NotInitializedError and starts nothing', async () => {
@@ -97,11 +98,12 @@ test('the default image, when missing, names the command that builds it', () => 
   assert.match(error.message, /Build it with `npm run setup`/);
 });
 
-test('cleanup() settles runs in flight and queued, and leaves no container or temp dir', async () => {
+test('cleanup() settles runs in flight and queued, and leaves no container or temp dir', async (t) => {
   const dirsBefore = await sandboxTempDirs();
   const sandbox = new Sandbox({ poolSize: 2 });
+  t.after(() => sandbox.cleanup());
   await sandbox.initialize();
-  assert.equal((await labelledContainers(sandbox.id)).length, 2);
+  assert.equal((await runnerContainers(sandbox.id)).length, 2);
   const inFlight = [sandbox.run('import time\ntime.sleep(60)'), sandbox.run('import time\ntime.sleep(60)')];
   const queued = sandbox.run('print("never")');
   await new Promise((resolve) => setImmediate(resolve));
@@ -123,8 +125,9 @@ test('cleanup() settles runs in flight and queued, and leaves no container or te
   assert.deepEqual(await sandboxTempDirs(), dirsBefore);
 });
 
-test('Symbol.asyncDispose cleans up like cleanup()', async () => {
+test('Symbol.asyncDispose cleans up like cleanup()', async (t) => {
   const sandbox = new Sandbox();
+  t.after(() => sandbox.cleanup());
   await sandbox.initialize();
   await sandbox.run('print(1)');
   await sandbox[Symbol.asyncDispose]();
@@ -135,13 +138,13 @@ test('initialize() twice starts one pool; used containers are replaced in the ba
   const sandbox = new Sandbox({ poolSize: 2 });
   t.after(() => sandbox.cleanup());
   await Promise.all([sandbox.initialize(), sandbox.initialize()]);
-  const first = await labelledContainers(sandbox.id);
+  const first = await runnerContainers(sandbox.id);
   assert.equal(first.length, 2);
   await sandbox.run('print(1)');
   // The used container is removed and a new one takes its place.
   await sandbox.whenWarm();
   assert.deepEqual(sandbox.stats(), { size: 2, ready: 2, leased: 0, starting: 0, queued: 0 });
-  const after = await labelledContainers(sandbox.id);
+  const after = await runnerContainers(sandbox.id);
   assert.equal(after.length, 2);
   assert.equal(after.filter((name) => first.includes(name)).length, 1);
 });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { buildAttachedExecArgs, buildRemoveArgs, buildRunArgs, type ContainerLimits } from '../../lib/docker/container-args.js';
+import { buildAttachedRunArgs, buildRemoveArgs, type ContainerLimits } from '../../lib/docker/container-args.js';
 
 const LIMITS: ContainerLimits = {
   memoryLimitMb: 50,
@@ -22,11 +22,12 @@ const SPEC = {
   labels: { 'docker-python-sandbox': '', 'docker-python-sandbox.sandbox': 'x' },
   limits: LIMITS,
   inputDir: '/tmp/dps-abc',
+  command: ['python3', '-c', 'loader'],
 };
 
-test('docker run argv: every limit, dropped privileges, read-only root with capped tmpfs, read-only code mount, labels', () => {
-  assert.deepEqual(buildRunArgs(SPEC), [
-    'run', '--detach', '--pull', 'never', '--name', 'dps-x-1',
+test('docker run argv: attached, self-removing, every limit, dropped privileges, read-only root with capped tmpfs, read-only code mount, labels', () => {
+  assert.deepEqual(buildAttachedRunArgs(SPEC), [
+    'run', '--interactive', '--rm', '--pull', 'never', '--name', 'dps-x-1',
     '--label', 'docker-python-sandbox', '--label', 'docker-python-sandbox.sandbox=x',
     '--network', 'none', '--user', '1000:1000',
     '--cap-drop', 'ALL', '--security-opt', 'no-new-privileges',
@@ -38,21 +39,15 @@ test('docker run argv: every limit, dropped privileges, read-only root with capp
     '--workdir', '/sandbox', '--env', 'HOME=/sandbox',
     '--init', '--log-driver', 'none',
     '--volume', '/tmp/dps-abc:/sandbox-in:ro',
-    'img:1', 'sleep', 'infinity',
+    'img:1', 'python3', '-c', 'loader',
   ]);
 });
 
 test('docker run argv: a runtime is passed on; a writable root is possible but opt-in', () => {
-  const argv = buildRunArgs({ ...SPEC, limits: { ...LIMITS, runtime: 'runsc', readOnlyRoot: false, user: '2000' } });
+  const argv = buildAttachedRunArgs({ ...SPEC, limits: { ...LIMITS, runtime: 'runsc', readOnlyRoot: false, user: '2000' } });
   assert.deepEqual(argv.slice(argv.indexOf('--runtime'), argv.indexOf('--runtime') + 2), ['--runtime', 'runsc']);
   assert.equal(argv.includes('--read-only'), false);
   assert.ok(argv.includes('/sandbox:rw,nosuid,nodev,size=8m,uid=2000,gid=2000,mode=0700'));
-});
-
-test('docker exec argv keeps stdin open and passes env explicitly', () => {
-  assert.deepEqual(buildAttachedExecArgs({ container: 'c', argv: ['python3', '-c', 'x'], env: { A: '1' } }), [
-    'exec', '--interactive', '--env', 'A=1', 'c', 'python3', '-c', 'x',
-  ]);
 });
 
 test('docker rm argv removes many containers and their anonymous volumes in one call', () => {

@@ -1,0 +1,112 @@
+/**
+ * Empty network namespaces for the pool to reuse. A container started with `--network none` costs
+ * the engine about 105 ms of CPU to set up its namespace (dockerd re-executes itself as a prestart
+ * hook); one that joins an existing namespace (`--network container:<holder>`) skips that.
+ *
+ * Isolation rules: a holder is an idle `sleep` container with no network of its own (only `lo`).
+ * It is lent to ONE sandbox container at a time, and comes back only once that container has
+ * exited, so no process of an earlier run is alive when the next one joins; programs have no
+ * capabilities, so they cannot change the namespace (addresses, routes, firewall, sysctls). Every
+ * slot's holder is its own namespace, so concurrent runs cannot reach each other.
+ */
+import type { ContainerLimits } from '../docker/container-args.js';
+import type { DockerEngine } from '../docker/engine.js';
+
+const RETRY_AFTER_FAILURE_MS = 5_000;
+
+export interface HolderSettings {
+  image: string;
+  labels: Readonly<Record<string, string>>;
+  limits: ContainerLimits;
+  namePrefix: string;
+}
+
+export class NetnsHolders {
+  readonly #engine: DockerEngine;
+  readonly #settings: HolderSettings;
+  readonly #target: number;
+  readonly #free: string[] = [];
+  readonly #all = new Set<string>();
+  readonly #creations = new Set<Promise<void>>();
+  #sequence = 0;
+  #enabled = false;
+  #stopped = false;
+  #lastFailure = Number.NEGATIVE_INFINITY;
+
+  constructor(engine: DockerEngine, settings: HolderSettings, target: number) {
+    this.#engine = engine;
+    this.#settings = settings;
+    this.#target = target;
+  }
+
+  /**
+   * Lets holders be made from now on. Called once the first pool is ready, so that making holders
+   * never slows the pool's start.
+   */
+  enable(): void {
+    this.#enabled = true;
+    this.fill();
+  }
+
+  /** A free holder to join, or undefined (the container then gets `--network none`). Tops up in the background. */
+  take(): string | undefined {
+    const holder = this.#free.shift();
+    this.fill();
+    return holder;
+  }
+
+  /** Lends a holder back, once the container that used it has exited. */
+  give(holder: string): void {
+    if (this.#stopped || !this.#all.has(holder)) return;
+    this.#free.push(holder);
+  }
+
+  /** A holder that failed a container start is not trusted again. */
+  discard(holder: string): void {
+    this.#all.delete(holder);
+    void this.#engine.removeContainers([holder]).catch(() => {});
+    this.fill();
+  }
+
+  /** Starts holders in the background until there are as many as the target. */
+  fill(): void {
+    // After a failure, wait a while before asking an engine that refuses again.
+    if (!this.#enabled || performance.now() - this.#lastFailure < RETRY_AFTER_FAILURE_MS) return;
+    while (!this.#stopped && this.#all.size + this.#creations.size < this.#target) {
+      const name = `${this.#settings.namePrefix}${++this.#sequence}`;
+      const creation = this.#engine
+        .runDetached({
+          name,
+          image: this.#settings.image,
+          labels: this.#settings.labels,
+          limits: { ...this.#settings.limits, network: 'none', memoryLimitMb: 16, pidsLimit: 8 },
+          inputDir: '',
+          command: ['sleep', 'infinity'],
+        })
+        .then(
+          () => {
+            if (this.#stopped) return void this.#engine.removeContainers([name]).catch(() => {});
+            this.#all.add(name);
+            this.#free.push(name);
+          },
+          () => {
+            // Without holders the pool still works, with --network none; a later take() tries again.
+            this.#lastFailure = performance.now();
+            void this.#engine.removeContainers([name]).catch(() => {});
+          },
+        );
+      const tracked = creation.finally(() => this.#creations.delete(tracked));
+      this.#creations.add(tracked);
+    }
+  }
+
+  /** Removes every holder (containers using them must be gone first). */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    await Promise.all(this.#creations);
+    const holders = [...this.#all];
+    this.#all.clear();
+    this.#free.length = 0;
+    await this.#engine.removeContainers(holders).catch(() => {});
+  }
+}
