@@ -4,6 +4,7 @@
  * turns executions into results; it knows nothing of Docker commands.
  */
 import { randomBytes } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { settle, type Callback } from './callback.js';
 import { NotInitializedError, SandboxClosedError } from './errors.js';
 import { parseRunParams, parseSandboxOptions, type ResolvedSandboxOptions, type RunParams, type SandboxOptions } from './options.js';
@@ -31,6 +32,8 @@ export class Sandbox implements AsyncDisposable {
     this.options = Object.freeze(parseSandboxOptions(options));
     this.id = randomBytes(6).toString('hex');
     this.#fleet = new ContainerFleet(this.options, this.id);
+    // Every queued and running run listens for cleanup on this one signal: that is by design.
+    setMaxListeners(0, this.#closer.signal);
   }
 
   get state(): SandboxState {

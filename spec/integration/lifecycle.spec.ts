@@ -148,3 +148,15 @@ test('initialize() twice starts one pool; used containers are replaced in the ba
   assert.equal(after.length, 2);
   assert.equal(after.filter((name) => first.includes(name)).length, 1);
 });
+
+test('many queued runs raise no process warning (no listener pile-up) and all complete in order', async (t) => {
+  const sandbox = await startSandbox(t, { poolSize: 2 });
+  const warnings: Error[] = [];
+  const onWarning = (warning: Error): void => void warnings.push(warning);
+  process.on('warning', onWarning);
+  t.after(() => process.off('warning', onWarning));
+  const results = await Promise.all(Array.from({ length: 16 }, (_, i) => sandbox.run(`print(${i})`)));
+  assert.deepEqual(results.map((result) => result.stdout), Array.from({ length: 16 }, (_, i) => `${i}\n`));
+  await new Promise((resolve) => setImmediate(resolve)); // warnings are emitted on the next tick
+  assert.deepEqual(warnings.map((warning) => warning.message), []);
+});
