@@ -5,6 +5,7 @@
  * container runs exactly one program, so it is as fresh as `python3 file.py`) and exits as
  * `python3 file.py` would: tracebacks, `sys.exit`, threads joined, atexit, open files flushed.
  *
+ * (Under gVisor the loader runs the program in its own process instead: see LoaderMode.)
  * The parent waits for that child, reads the container's memory cgroup for OOM kills, and ends
  * with an in-band exit marker on both streams (a per-run nonce the host chose, then the exit
  * status, the signal and the OOM-kill count), so the host need not wait for Docker to notice.
@@ -19,6 +20,12 @@ export const READY_LINE = '\x1edps-ready\n';
  * `:<exit status>:<signal or 0>:<OOM kills, -1 without a cgroup view>\n` on stdout.
  */
 export const MARKER_PREFIX = '\x1edps-exit:';
+
+/**
+ * How the loader runs the program: in a forked child it waits for (the default), or in its own
+ * process ('inline', for gVisor, where a fork costs ~30 ms and the engine reports OOM kills).
+ */
+export type LoaderMode = 'fork' | 'inline';
 
 /** What the host sends to start the run: the marker nonce and the code file's path. */
 export function goLine(nonce: string, path: string): string {
@@ -76,12 +83,6 @@ def _dps_exit_status(exc):
     return 1
 
 def _dps_run_program(path):
-    # Under memory pressure the kernel must pick the program, never the loader that reports on it.
-    try:
-        with open('/proc/self/oom_score_adj', 'w') as adj:
-            adj.write('1000')
-    except OSError:
-        pass
     # The program reads EOF on stdin, never the loader's pipe.
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
@@ -137,17 +138,34 @@ def _dps_run_program(path):
             stream.flush()
         except BaseException:
             pass
-    os._exit(status)
+    return status
 
-def _dps_main():
+def _dps_report(nonce, code, signal, oom_kills):
+    marker = ('\x1edps-exit:' + nonce).encode()
+    _dps_write_all(2, marker + b'\n')
+    _dps_write_all(1, marker + (':%d:%d:%d\n' % (code, signal, oom_kills)).encode())
+
+def _dps_main(mode):
     _dps_write_all(1, b'\x1edps-ready\n')
     line = sys.stdin.buffer.readline()
     if not line:
         os._exit(0)
     nonce, path = line.decode().split()
+    if mode == 'inline':
+        # gVisor: a fork costs ~30 ms there, and a sandbox killed at its limit dies as a whole
+        # (the host learns of it from the engine), so the program runs in this very process.
+        status = _dps_run_program(path)
+        _dps_report(nonce, status, 0, -1)
+        os._exit(status)
     pid = os.fork()
     if pid == 0:
-        _dps_run_program(path)
+        # Under memory pressure the kernel must pick the program, never the loader reporting on it.
+        try:
+            with open('/proc/self/oom_score_adj', 'w') as adj:
+                adj.write('1000')
+        except OSError:
+            pass
+        os._exit(_dps_run_program(path))
     while True:
         try:
             _, status = os.waitpid(pid, 0)
@@ -160,10 +178,8 @@ def _dps_main():
     else:
         signal = 0
         code = os.WEXITSTATUS(status)
-    marker = ('\x1edps-exit:' + nonce).encode()
-    _dps_write_all(2, marker + b'\n')
-    _dps_write_all(1, marker + (':%d:%d:%d\n' % (code, signal, _dps_oom_kills())).encode())
+    _dps_report(nonce, code, signal, _dps_oom_kills())
     os._exit(0)
 
-_dps_main()
+_dps_main(sys.argv[1] if len(sys.argv) > 1 else 'fork')
 `;

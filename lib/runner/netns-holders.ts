@@ -27,8 +27,10 @@ export class NetnsHolders {
   readonly #target: number;
   readonly #free: string[] = [];
   readonly #all = new Set<string>();
-  readonly #creations = new Set<Promise<void>>();
+  /** Holder creations and removals under way: stop() waits for all of them. */
+  readonly #pending = new Set<Promise<void>>();
   #sequence = 0;
+  #creating = 0;
   #enabled = false;
   #stopped = false;
   #lastFailure = Number.NEGATIVE_INFINITY;
@@ -64,15 +66,25 @@ export class NetnsHolders {
   /** A holder that failed a container start is not trusted again. */
   discard(holder: string): void {
     this.#all.delete(holder);
-    void this.#engine.removeContainers([holder]).catch(() => {});
+    this.#track(this.#remove(holder));
     this.fill();
+  }
+
+  #remove(holder: string): Promise<void> {
+    return this.#engine.removeContainers([holder]).catch(() => {});
+  }
+
+  #track(work: Promise<void>): void {
+    const tracked = work.finally(() => this.#pending.delete(tracked));
+    this.#pending.add(tracked);
   }
 
   /** Starts holders in the background until there are as many as the target. */
   fill(): void {
     // After a failure, wait a while before asking an engine that refuses again.
     if (!this.#enabled || performance.now() - this.#lastFailure < RETRY_AFTER_FAILURE_MS) return;
-    while (!this.#stopped && this.#all.size + this.#creations.size < this.#target) {
+    while (!this.#stopped && this.#all.size + this.#creating < this.#target) {
+      this.#creating += 1;
       const name = `${this.#settings.namePrefix}${++this.#sequence}`;
       const creation = this.#engine
         .runDetached({
@@ -84,26 +96,27 @@ export class NetnsHolders {
           command: ['sleep', 'infinity'],
         })
         .then(
-          () => {
-            if (this.#stopped) return void this.#engine.removeContainers([name]).catch(() => {});
+          async () => {
+            this.#creating -= 1;
+            if (this.#stopped) return this.#remove(name);
             this.#all.add(name);
             this.#free.push(name);
           },
-          () => {
+          async () => {
             // Without holders the pool still works, with --network none; a later take() tries again.
+            this.#creating -= 1;
             this.#lastFailure = performance.now();
-            void this.#engine.removeContainers([name]).catch(() => {});
+            return this.#remove(name);
           },
         );
-      const tracked = creation.finally(() => this.#creations.delete(tracked));
-      this.#creations.add(tracked);
+      this.#track(creation);
     }
   }
 
   /** Removes every holder (containers using them must be gone first). */
   async stop(): Promise<void> {
     this.#stopped = true;
-    await Promise.all(this.#creations);
+    while (this.#pending.size > 0) await Promise.all(this.#pending);
     const holders = [...this.#all];
     this.#all.clear();
     this.#free.length = 0;

@@ -86,7 +86,7 @@ export class WarmContainer {
         labels: settings.labels,
         limits: settings.limits,
         inputDir: dir.path,
-        command: ['python3', '-c', LOADER_SOURCE],
+        command: ['python3', '-c', LOADER_SOURCE, settings.limits.runtime === 'runsc' ? 'inline' : 'fork'],
       });
       const failure = await waitForReady(loader, settings.startTimeoutMs);
       if (failure !== undefined) throw engine.startFailure(settings.image, loader.command, failure.exitCode, failure.stderr);
@@ -148,9 +148,14 @@ export class WarmContainer {
     if (raw.reason === 'exit' || raw.reason === 'died') {
       // The loader died without a report: its container was killed (gVisor ends a whole sandbox at
       // its memory limit). The engine's events say whether the OOM killer did it.
-      await Promise.race([this.#died, delay(DEATH_SETTLE_MS)]);
+      const [exit] = await Promise.all([
+        Promise.race([this.#loader.exited, delay(DEATH_SETTLE_MS)]),
+        Promise.race([this.#died, delay(DEATH_SETTLE_MS)]),
+      ]);
       const oomKilled = this.#oomEvent;
-      return { ...texts, exitCode: oomKilled ? 128 + SIGKILL : (cliExitCode ?? null), signal: oomKilled ? SIGKILL : null, oomKilled };
+      const exitCode = oomKilled ? 128 + SIGKILL : (cliExitCode ?? exit?.exitCode ?? null);
+      const signal = exitCode !== null && exitCode > 128 ? exitCode - 128 : null;
+      return { ...texts, exitCode, signal, oomKilled };
     }
     return { ...texts, exitCode: null, signal: null, oomKilled: false };
   }
