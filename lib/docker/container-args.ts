@@ -30,7 +30,7 @@ export interface ContainerSpec {
   labels: Readonly<Record<string, string>>;
   limits: ContainerLimits;
   /** Host directory bind-mounted read-only at INPUT_DIR: the only host path the container sees. */
-  inputDir: string;
+  inputDir?: string;
   /** The container's main process. */
   command: readonly string[];
 }
@@ -51,7 +51,7 @@ export function buildAttachedRunArgs(spec: ContainerSpec): string[] {
     '--name', spec.name,
     ...labels,
     ...buildLimitArgs(spec.limits),
-    '--volume', `${spec.inputDir}:${INPUT_DIR}:ro`,
+    ...(spec.inputDir === undefined ? [] : ['--volume', `${spec.inputDir}:${INPUT_DIR}:ro`]),
     spec.image,
     ...spec.command,
   ];

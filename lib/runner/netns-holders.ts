@@ -92,7 +92,6 @@ export class NetnsHolders {
           image: this.#settings.image,
           labels: this.#settings.labels,
           limits: { ...this.#settings.limits, network: 'none', memoryLimitMb: 16, pidsLimit: 8 },
-          inputDir: '',
           command: ['sleep', 'infinity'],
         })
         .then(
