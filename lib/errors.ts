@@ -12,6 +12,7 @@ export type SandboxErrorCode =
   | 'ERR_DOCKER_CLI'
   | 'ERR_CONTAINER_START'
   | 'ERR_NOT_INITIALIZED'
+  | 'ERR_ABORTED'
   | 'ERR_SANDBOX_CLOSED';
 
 export interface SandboxErrorDetails {
@@ -117,6 +118,17 @@ export class RuntimeNotFoundError extends SandboxError {
 export class ContainerStartError extends SandboxError {
   constructor(message: string, details: SandboxErrorDetails = {}) {
     super('ERR_CONTAINER_START', message, details);
+  }
+}
+
+/** The run's AbortSignal fired: it left the queue, or its container was killed. `cause` is the signal's reason. */
+export class AbortError extends SandboxError {
+  constructor(reason: unknown, whileRunning: boolean) {
+    super(
+      'ERR_ABORTED',
+      whileRunning ? 'The run was aborted while it ran; its container was killed.' : 'The run was aborted before it started.',
+      { cause: reason },
+    );
   }
 }
 

@@ -81,12 +81,41 @@ export const sandboxOptionsSchema = sandboxOptionsShape.transform((options) => (
 export type SandboxOptions = z.input<typeof sandboxOptionsSchema>;
 export type ResolvedSandboxOptions = z.output<typeof sandboxOptionsSchema>;
 
+/** Largest stdin a run may be given (it travels as a file, so pipe sizes do not matter). */
+export const MAX_STDIN_BYTES = 64 * 1024 * 1024;
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const noNul = (what: string) => z.string({ error: `must be ${what}` }).refine((value) => !value.includes('\0'), { error: `must be ${what} without NUL characters` });
+const callback = (name: string) =>
+  z.custom<(chunk: string) => void>((value) => typeof value === 'function', { error: `must be a function (chunk: string) => void, called as ${name} output arrives` });
+
 const runObjectSchema = z
   .object({
     /** The Python 3 program. */
     code: z.string({ error: 'must be a string of Python code' }),
     /** Wall-clock limit for this run. @default the Sandbox's timeoutMs */
     timeoutMs: wholeNumber(1, DAY_MS, ' (milliseconds)').optional(),
+    /** Fed to the program's stdin. Without it the program reads EOF at once. */
+    stdin: z
+      .union([z.string(), z.instanceof(Buffer)], { error: 'must be a string or a Buffer' })
+      .refine((value) => Buffer.byteLength(value) <= MAX_STDIN_BYTES, { error: `must be at most ${MAX_STDIN_BYTES} bytes` })
+      .optional(),
+    /** The program's arguments: `sys.argv[1:]`. */
+    argv: z.array(noNul('a string'), { error: 'must be an array of strings' }).max(4096).optional(),
+    /** Environment variables for the program, on top of the image's (nothing of the host's). */
+    env: z
+      .record(z.string(), noNul('a string'), { error: 'must be an object of string values, e.g. { MODE: "test" }' })
+      .superRefine((env, context) => {
+        for (const name of Object.keys(env)) {
+          if (!ENV_NAME.test(name)) context.addIssue({ code: 'custom', path: [name], message: 'is not a variable name: use letters, digits and _, like MY_VAR' });
+        }
+      })
+      .optional(),
+    /** Called with each piece of stdout as it arrives (also kept in the result, up to the cap). */
+    onStdout: callback('stdout').optional(),
+    /** Called with each piece of stderr as it arrives (also kept in the result, up to the cap). */
+    onStderr: callback('stderr').optional(),
+    /** Aborting removes a queued run, or kills a running one; run() then rejects with an AbortError. */
+    signal: z.instanceof(AbortSignal, { error: 'must be an AbortSignal' }).optional(),
   })
   .strict();
 
@@ -94,6 +123,12 @@ export type RunParams = string | z.input<typeof runObjectSchema>;
 export interface ResolvedRunParams {
   code: string;
   timeoutMs: number;
+  stdin: Buffer | undefined;
+  argv: string[];
+  env: Record<string, string>;
+  onStdout: ((chunk: string) => void) | undefined;
+  onStderr: ((chunk: string) => void) | undefined;
+  signal: AbortSignal | undefined;
 }
 
 export function parseSandboxOptions(input: unknown): ResolvedSandboxOptions {
@@ -103,16 +138,25 @@ export function parseSandboxOptions(input: unknown): ResolvedSandboxOptions {
 }
 
 export function parseRunParams(input: unknown, defaults: ResolvedSandboxOptions): ResolvedRunParams {
-  if (typeof input === 'string') return { code: input, timeoutMs: defaults.timeoutMs };
-  const parsed = runObjectSchema.safeParse(input);
+  const parsed = runObjectSchema.safeParse(typeof input === 'string' ? { code: input } : input);
   if (!parsed.success) {
     const issues = toIssues(parsed.error, input, Object.keys(runObjectSchema.shape));
     if (input === null || typeof input !== 'object') {
-      issues.splice(0, issues.length, { path: '', message: `must be a code string or { code, timeoutMs? } (got ${show(input)})` });
+      issues.splice(0, issues.length, { path: '', message: `must be a code string or { code, timeoutMs?, stdin?, ... } (got ${show(input)})` });
     }
     throw new RunParamsError(issues);
   }
-  return { code: parsed.data.code, timeoutMs: parsed.data.timeoutMs ?? defaults.timeoutMs };
+  const params = parsed.data;
+  return {
+    code: params.code,
+    timeoutMs: params.timeoutMs ?? defaults.timeoutMs,
+    stdin: params.stdin === undefined ? undefined : Buffer.from(params.stdin),
+    argv: params.argv ?? [],
+    env: params.env ?? {},
+    onStdout: params.onStdout,
+    onStderr: params.onStderr,
+    signal: params.signal,
+  };
 }
 
 function toIssues(error: z.ZodError, input: unknown, known: readonly string[]): ValidationIssue[] {

@@ -1,4 +1,15 @@
+import { constants } from 'node:os';
 import type { Execution } from './runner/warm-container.js';
+
+/** The first that applies: timeout, oom, output_limit, error, ok. */
+export type RunStatus = 'ok' | 'error' | 'timeout' | 'oom' | 'output_limit';
+
+export interface RunTimings {
+  /** Time waiting for a free container. */
+  queuedMs: number;
+  /** Time from the program's start to its end (or kill). */
+  runMs: number;
+}
 
 /** What a run returns. The first five fields are the original library's. */
 export interface RunResult {
@@ -12,27 +23,52 @@ export interface RunResult {
   isError: boolean;
   /** True when the run hit its time limit and its container was killed. */
   timedOut: boolean;
+  /** One word for how the run ended. */
+  status: RunStatus;
   /** The program's exit status; null when the host stopped it (timeout, output cap). Killed by signal N: 128 + N. */
   exitCode: number | null;
+  /** The name of the signal that ended the program (e.g. 'SIGKILL'), or null. */
+  signal: string | null;
   /** True when the kernel's OOM killer ended the program (from the container's memory cgroup). */
   oomKilled: boolean;
   /** True when the output reached `maxOutputBytes`: the program was stopped and the output cut there. */
   truncated: boolean;
   /** Wall-clock time from the start of the program to its end (or kill), in milliseconds. */
   durationMs: number;
+  timings: RunTimings;
 }
 
-export function toRunResult(execution: Execution): RunResult {
+const SIGNAL_NAMES = new Map(Object.entries(constants.signals).map(([name, number]) => [number, name]));
+
+export function toRunResult(execution: Execution, queuedMs: number): RunResult {
   const timedOut = execution.reason === 'timeout';
+  const isError = timedOut || execution.oomKilled || execution.truncated || execution.exitCode !== 0;
+  const status: RunStatus = timedOut
+    ? 'timeout'
+    : execution.oomKilled
+      ? 'oom'
+      : execution.truncated
+        ? 'output_limit'
+        : isError
+          ? 'error'
+          : 'ok';
+  const runMs = round(execution.durationMs);
   return {
     stdout: execution.stdout,
     stderr: execution.stderr,
     combined: execution.combined,
-    isError: timedOut || execution.oomKilled || execution.truncated || execution.exitCode !== 0,
+    isError,
     timedOut,
+    status,
     exitCode: execution.exitCode,
+    signal: execution.signal === null ? null : (SIGNAL_NAMES.get(execution.signal) ?? `SIG${execution.signal}`),
     oomKilled: execution.oomKilled,
     truncated: execution.truncated,
-    durationMs: Math.round(execution.durationMs * 10) / 10,
+    durationMs: runMs,
+    timings: { queuedMs: round(queuedMs), runMs },
   };
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 10) / 10;
 }

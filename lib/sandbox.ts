@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import { settle, type Callback } from './callback.js';
-import { NotInitializedError, SandboxClosedError } from './errors.js';
+import { AbortError, NotInitializedError, SandboxClosedError } from './errors.js';
 import { parseRunParams, parseSandboxOptions, type ResolvedSandboxOptions, type RunParams, type SandboxOptions } from './options.js';
 import { Pool, type PoolStats } from './pool/pool.js';
 import { toRunResult, type RunResult } from './result.js';
@@ -112,25 +112,48 @@ export class Sandbox implements AsyncDisposable {
   async #run(param: RunParams): Promise<RunResult> {
     const params = parseRunParams(param, this.options);
     if (this.#state === 'closed') throw new SandboxClosedError();
+    if (params.signal?.aborted) throw new AbortError(params.signal.reason, false);
     if (this.#state === 'initializing') await this.#initializing;
     const pool = this.#pool;
     if (pool === undefined) throw new NotInitializedError();
-    let container = await pool.acquire(this.#closer.signal);
-    // A container that died while it waited (removed from outside, say) is replaced, not used.
-    while (container.dead) {
-      pool.release(container);
-      container = await pool.acquire(this.#closer.signal);
-    }
+    const signal = params.signal === undefined ? this.#closer.signal : AbortSignal.any([this.#closer.signal, params.signal]);
+    const queuedAt = performance.now();
+    const container = await this.#acquire(pool, signal, params.signal);
+    const queuedMs = performance.now() - queuedAt;
     try {
       const execution = await container.execute(params.code, {
         timeoutMs: params.timeoutMs,
         maxOutputBytes: this.options.maxOutputBytes,
-        signal: this.#closer.signal,
+        stdin: params.stdin,
+        argv: params.argv,
+        env: params.env,
+        onStdout: params.onStdout,
+        onStderr: params.onStderr,
+        signal,
       });
-      if (execution.reason === 'aborted') throw new SandboxClosedError('The sandbox was cleaned up while this run was in flight.');
-      return toRunResult(execution);
+      if (execution.reason === 'aborted') {
+        if (params.signal?.aborted) throw new AbortError(params.signal.reason, true);
+        throw new SandboxClosedError('The sandbox was cleaned up while this run was in flight.');
+      }
+      return toRunResult(execution, queuedMs);
     } finally {
       pool.release(container);
+    }
+  }
+
+  /** A live container for one run; the run's own abort turns into an AbortError. */
+  async #acquire(pool: Pool<WarmContainer>, signal: AbortSignal, own: AbortSignal | undefined): Promise<WarmContainer> {
+    try {
+      let container = await pool.acquire(signal);
+      // A container that died while it waited (removed from outside, say) is replaced, not used.
+      while (container.dead) {
+        pool.release(container);
+        container = await pool.acquire(signal);
+      }
+      return container;
+    } catch (error) {
+      if (own?.aborted) throw new AbortError(own.reason, false);
+      throw error;
     }
   }
 

@@ -16,7 +16,12 @@ export interface ExecutionInput {
   loader: AttachedProcess;
   nonce: string;
   codePath: string;
+  /** The run's inputs file (argv, env, stdin), when it has any. */
+  inputsPath: string | undefined;
   timeoutMs: number;
+  /** Called with each decoded piece of output as it arrives (what is kept, up to the cap). */
+  onStdout: ((chunk: string) => void) | undefined;
+  onStderr: ((chunk: string) => void) | undefined;
   maxOutputBytes: number;
   signal: AbortSignal | undefined;
   /** Settles if the container dies during the run (seen in the engine's events). */
@@ -53,17 +58,31 @@ export function runExecution(input: ExecutionInput): Promise<RawExecution> {
     let ending = false;
     let timer: NodeJS.Timeout | undefined;
 
+    const listeners = { stdout: input.onStdout, stderr: input.onStderr };
+    const keep = (stream: StreamName, chunk: Buffer): void => {
+      const text = output.add(stream, chunk);
+      const listener = listeners[stream];
+      if (listener === undefined || text === '') return;
+      try {
+        listener(text);
+      } catch (error) {
+        // A throwing listener is the caller's bug: surface it like an event listener's, never lose the run.
+        queueMicrotask(() => {
+          throw error;
+        });
+      }
+    };
     const accept = (stream: StreamName, chunk: Buffer): void => {
       if (ending) return;
       if (chunk.length > budget) {
-        output.add(stream, chunk.subarray(0, budget));
+        keep(stream, chunk.subarray(0, budget));
         budget = 0;
         truncated = true;
         stopThenEnd('output_limit');
         return;
       }
       budget -= chunk.length;
-      output.add(stream, chunk);
+      keep(stream, chunk);
     };
     const out = new MarkerStream(token, (chunk) => accept('stdout', chunk));
     const err = new MarkerStream(token, (chunk) => accept('stderr', chunk));
@@ -127,7 +146,7 @@ export function runExecution(input: ExecutionInput): Promise<RawExecution> {
     if (input.signal?.aborted) return onAbort();
     input.signal?.addEventListener('abort', onAbort, { once: true });
     timer = setTimeout(() => stopThenEnd('timeout'), input.timeoutMs);
-    loader.stdin.write(goLine(input.nonce, input.codePath));
+    loader.stdin.write(goLine(input.nonce, input.codePath, input.inputsPath));
   });
 }
 

@@ -27,9 +27,17 @@ export const MARKER_PREFIX = '\x1edps-exit:';
  */
 export type LoaderMode = 'fork' | 'inline';
 
-/** What the host sends to start the run: the marker nonce and the code file's path. */
-export function goLine(nonce: string, path: string): string {
-  return `${nonce} ${path}\n`;
+/** What the program gets besides its code, written as JSON next to the code file. */
+export interface RunInputs {
+  argv: readonly string[];
+  env: Readonly<Record<string, string>>;
+  /** Path (inside the container) of a file to read as stdin; null for EOF at once. */
+  stdin: string | null;
+}
+
+/** What the host sends to start the run: the marker nonce, the code file, the inputs file or '-'. */
+export function goLine(nonce: string, codePath: string, inputsPath: string | undefined): string {
+  return `${nonce} ${codePath} ${inputsPath ?? '-'}\n`;
 }
 
 /** What the loader reports after the program ended. */
@@ -82,15 +90,21 @@ def _dps_exit_status(exc):
         pass
     return 1
 
-def _dps_run_program(path):
-    # The program reads EOF on stdin, never the loader's pipe.
-    null = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(null, 0)
-    os.close(null)
+def _dps_run_program(path, inputs_path):
+    inputs = {}
+    if inputs_path != '-':
+        import json
+        with open(inputs_path, 'rb') as handle:
+            inputs = json.load(handle)
+    # The program reads its stdin file, or EOF at once: never the loader's pipe.
+    stdin = os.open(inputs.get('stdin') or os.devnull, os.O_RDONLY)
+    os.dup2(stdin, 0)
+    os.close(stdin)
+    os.environ.update(inputs.get('env', {}))
     main = type(sys)('__main__')
     main.__dict__.update(__file__=path, __cached__=None, __builtins__=__builtins__, __spec__=None, __package__=None)
     sys.modules['__main__'] = main
-    sys.argv[:] = [path]
+    sys.argv[:] = [path] + inputs.get('argv', [])
     sys.path[0] = os.path.dirname(path)
     # Line-buffered, so output printed before a timeout or kill reaches the host, over a buffered
     # layer that retries short writes (unbuffered -u loses bytes when a pipe write is partial,
@@ -150,11 +164,11 @@ def _dps_main(mode):
     line = sys.stdin.buffer.readline()
     if not line:
         os._exit(0)
-    nonce, path = line.decode().split()
+    nonce, path, inputs_path = line.decode().split()
     if mode == 'inline':
         # gVisor: a fork costs ~30 ms there, and a sandbox killed at its limit dies as a whole
         # (the host learns of it from the engine), so the program runs in this very process.
-        status = _dps_run_program(path)
+        status = _dps_run_program(path, inputs_path)
         _dps_report(nonce, status, 0, -1)
         os._exit(status)
     pid = os.fork()
@@ -165,7 +179,7 @@ def _dps_main(mode):
                 adj.write('1000')
         except OSError:
             pass
-        os._exit(_dps_run_program(path))
+        os._exit(_dps_run_program(path, inputs_path))
     while True:
         try:
             _, status = os.waitpid(pid, 0)

@@ -12,9 +12,12 @@ export class OutputCollector {
   readonly #combined: string[] = [];
   #closed = false;
 
-  add(stream: StreamName, chunk: Buffer): void {
-    if (this.#closed) return;
-    this.#append(stream, this.#decoders[stream].write(chunk));
+  /** Adds a chunk; returns the text it completes (a split UTF-8 character waits for the rest). */
+  add(stream: StreamName, chunk: Buffer): string {
+    if (this.#closed) return '';
+    const text = this.#decoders[stream].write(chunk);
+    this.#append(stream, text);
+    return text;
   }
 
   /** Stops collecting (later chunks are ignored) and returns the texts. */

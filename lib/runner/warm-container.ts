@@ -14,7 +14,7 @@ import { INPUT_DIR, type ContainerLimits } from '../docker/container-args.js';
 import type { DockerEngine } from '../docker/engine.js';
 import { ContainerStartError } from '../errors.js';
 import { runExecution, type EndReason } from './execution.js';
-import { LOADER_SOURCE, READY_LINE } from './loader-source.js';
+import { LOADER_SOURCE, READY_LINE, type RunInputs } from './loader-source.js';
 
 export interface ContainerSettings {
   image: string;
@@ -27,6 +27,11 @@ export interface ContainerSettings {
 export interface ExecuteOptions {
   timeoutMs: number;
   maxOutputBytes: number;
+  stdin?: Buffer | undefined;
+  argv?: readonly string[];
+  env?: Readonly<Record<string, string>>;
+  onStdout?: ((chunk: string) => void) | undefined;
+  onStderr?: ((chunk: string) => void) | undefined;
   /** Aborting kills the container; the execution then ends with reason 'aborted'. */
   signal?: AbortSignal | undefined;
 }
@@ -48,6 +53,8 @@ export interface Execution {
 }
 
 const CODE_FILE = 'main.py';
+const INPUTS_FILE = 'inputs.json';
+const STDIN_FILE = 'stdin';
 /** How long a container killed without a report may take to be reported dead before it counts as not OOM-killed. */
 const DEATH_SETTLE_MS = 1_500;
 const SIGKILL = 9;
@@ -128,10 +135,14 @@ export class WarmContainer {
     if (this.#used) throw new Error(`internal error: container ${this.name} was used twice`);
     this.#used = true;
     await writeFile(join(this.#dir.path, CODE_FILE), code, { mode: 0o644 });
+    const inputsPath = await this.#writeInputs(options);
     const raw = await runExecution({
       loader: this.#loader,
       nonce: randomBytes(16).toString('hex'),
       codePath: `${INPUT_DIR}/${CODE_FILE}`,
+      inputsPath,
+      onStdout: options.onStdout,
+      onStderr: options.onStderr,
       timeoutMs: options.timeoutMs,
       maxOutputBytes: options.maxOutputBytes,
       signal: options.signal,
@@ -158,6 +169,20 @@ export class WarmContainer {
       return { ...texts, exitCode, signal, oomKilled };
     }
     return { ...texts, exitCode: null, signal: null, oomKilled: false };
+  }
+
+  /**
+   * Writes argv, env and stdin next to the code (stdin as a file: no pipe size limits it), when the
+   * run has any; returns the inputs file's path inside the container.
+   */
+  async #writeInputs(options: ExecuteOptions): Promise<string | undefined> {
+    const argv = options.argv ?? [];
+    const env = options.env ?? {};
+    if (options.stdin === undefined && argv.length === 0 && Object.keys(env).length === 0) return undefined;
+    if (options.stdin !== undefined) await writeFile(join(this.#dir.path, STDIN_FILE), options.stdin, { mode: 0o644 });
+    const inputs: RunInputs = { argv, env, stdin: options.stdin === undefined ? null : `${INPUT_DIR}/${STDIN_FILE}` };
+    await writeFile(join(this.#dir.path, INPUTS_FILE), JSON.stringify(inputs), { mode: 0o644 });
+    return `${INPUT_DIR}/${INPUTS_FILE}`;
   }
 
   /** Kills and removes the container now (idempotent). */

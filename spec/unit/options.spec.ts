@@ -73,13 +73,23 @@ test('options that are not an object are refused', () => {
 
 test('run params: a string is the code; an object may set timeoutMs', () => {
   const defaults = parseSandboxOptions({ timeoutMs: 1234 });
-  assert.deepEqual(parseRunParams('print(1)', defaults), { code: 'print(1)', timeoutMs: 1234 });
-  assert.deepEqual(parseRunParams({ code: 'x', timeoutMs: 99 }, defaults), { code: 'x', timeoutMs: 99 });
+  const none = { stdin: undefined, argv: [], env: {}, onStdout: undefined, onStderr: undefined, signal: undefined };
+  assert.deepEqual(parseRunParams('print(1)', defaults), { code: 'print(1)', timeoutMs: 1234, ...none });
+  assert.deepEqual(parseRunParams({ code: 'x', timeoutMs: 99 }, defaults), { code: 'x', timeoutMs: 99, ...none });
+  const stdin = parseRunParams({ code: 'x', stdin: 'héllo', argv: ['-v'], env: { MODE: 'a' } }, defaults);
+  assert.deepEqual([stdin.stdin, stdin.argv, stdin.env], [Buffer.from('héllo'), ['-v'], { MODE: 'a' }]);
 });
 
 const badParams: Array<[unknown, RegExp]> = [
-  [undefined, /\(root\): must be a code string or \{ code, timeoutMs\? \} \(got undefined\)/],
-  [42, /\(root\): must be a code string or \{ code, timeoutMs\? \} \(got 42\)/],
+  [undefined, /\(root\): must be a code string or \{ code, timeoutMs\?, stdin\?, \.\.\. \} \(got undefined\)/],
+  [42, /\(root\): must be a code string or \{ code, timeoutMs\?, stdin\?, \.\.\. \} \(got 42\)/],
+  [{ code: '', stdin: 5 }, /stdin: must be a string or a Buffer \(got 5\)/],
+  [{ code: '', argv: 'a b' }, /argv: must be an array of strings/],
+  [{ code: '', argv: ['a\0b'] }, /argv\.0: must be a string without NUL characters/],
+  [{ code: '', env: { 'BAD-NAME': 'x' } }, /env\.BAD-NAME: is not a variable name: use letters, digits and _, like MY_VAR/],
+  [{ code: '', env: { OK: 1 } }, /env\.OK: must be a string/],
+  [{ code: '', onStdout: 'print' }, /onStdout: must be a function/],
+  [{ code: '', signal: {} }, /signal: must be an AbortSignal/],
   [{}, /code: must be a string of Python code \(got undefined\)/],
   [{ code: 1 }, /code: must be a string of Python code \(got 1\)/],
   [{ code: '', timeoutMs: 0 }, /timeoutMs: must be a whole number from 1 to 86400000/],
