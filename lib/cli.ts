@@ -25,6 +25,8 @@ Options:
   --memory <mb>     memory limit in MiB, no swap (default 50)
   --image <name>    sandbox image (default docker-python-sandbox:latest)
   --runtime <name>  OCI runtime, e.g. runsc for gVisor (default: the engine's)
+  --stdin <file>    feed this file to the program's stdin (default: empty)
+  --arg <value>     an argument for the program (sys.argv[1:]); repeat for more
   --json            print the whole result as JSON instead of the program's output
   -h, --help        show this help
 `;
@@ -42,6 +44,8 @@ async function main(argv: readonly string[]): Promise<number> {
         memory: { type: 'string' },
         image: { type: 'string' },
         runtime: { type: 'string' },
+        stdin: { type: 'string' },
+        arg: { type: 'string', multiple: true },
         json: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -60,6 +64,8 @@ async function main(argv: readonly string[]): Promise<number> {
   }
 
   const code = file === '-' ? await readStdin() : await readCode(file);
+  if (file === '-' && values.stdin === '-') throw new UsageError('the program and --stdin cannot both come from standard input');
+  const stdin = values.stdin === undefined ? undefined : values.stdin === '-' ? Buffer.from(await readStdin()) : await readInput(values.stdin);
   const sandbox = new Sandbox({
     poolSize: 1,
     ...(values.timeout !== undefined && { timeoutMs: toNumber('--timeout', values.timeout) }),
@@ -69,7 +75,7 @@ async function main(argv: readonly string[]): Promise<number> {
   });
   try {
     await sandbox.initialize();
-    const result = await sandbox.run(code);
+    const result = await sandbox.run({ code, stdin, argv: values.arg ?? [] });
     if (values.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
     else await writeOutput(result, sandbox.options.timeoutMs);
     return exitCodeOf(result);
@@ -106,6 +112,14 @@ function toNumber(flag: string, value: string): number {
 async function readCode(file: string): Promise<string> {
   try {
     return await readFile(file, 'utf8');
+  } catch (error) {
+    throw new UsageError(`cannot read ${file}: ${(error as Error).message}`);
+  }
+}
+
+async function readInput(file: string): Promise<Buffer> {
+  try {
+    return await readFile(file);
   } catch (error) {
     throw new UsageError(`cannot read ${file}: ${(error as Error).message}`);
   }

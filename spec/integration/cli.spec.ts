@@ -41,6 +41,13 @@ test('run - reads the program from stdin', async () => {
   assert.deepEqual(outcome, { code: 0, stdout: '42\n', stderr: '' });
 });
 
+test('--stdin feeds a file to the program and --arg passes arguments', async () => {
+  const outcome = await cli(['run', '-', '--stdin', FIXTURE, '--arg', 'one', '--arg', 'two words'], {
+    input: 'import sys\nprint(sys.argv[1:], len(sys.stdin.read().splitlines()))',
+  });
+  assert.deepEqual(outcome, { code: 0, stdout: "['one', 'two words'] 4\n", stderr: '' });
+});
+
 test('--json prints the whole result', async () => {
   const outcome = await cli(['run', '-', '--json'], { input: 'print("hi")' });
   assert.equal(outcome.code, 0);
