@@ -1,6 +1,6 @@
 export { Sandbox, type SandboxState } from './sandbox.js';
 export type { Callback } from './callback.js';
-export type { RunResult, RunStatus, RunTimings } from './result.js';
+export type { RunResult, RunStatus, RunTimings, RunUsage } from './result.js';
 export type { SandboxOptions, ResolvedSandboxOptions, RunParams } from './options.js';
 export type { PoolStats } from './pool/pool.js';
 export {

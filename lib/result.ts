@@ -4,6 +4,13 @@ import type { Execution } from './runner/warm-container.js';
 /** The first that applies: timeout, oom, output_limit, error, ok. */
 export type RunStatus = 'ok' | 'error' | 'timeout' | 'oom' | 'output_limit';
 
+export interface RunUsage {
+  /** CPU time (user + system) of the program and the child processes it waited for. */
+  cpuMs: number;
+  /** Largest resident memory of the program (or of a child it waited for), in bytes. */
+  peakMemoryBytes: number;
+}
+
 export interface RunTimings {
   /** Time waiting for a free container. */
   queuedMs: number;
@@ -36,6 +43,8 @@ export interface RunResult {
   /** Wall-clock time from the start of the program to its end (or kill), in milliseconds. */
   durationMs: number;
   timings: RunTimings;
+  /** Measured inside the container; null when the program was killed before it could be measured. */
+  usage: RunUsage | null;
 }
 
 const SIGNAL_NAMES = new Map(Object.entries(constants.signals).map(([name, number]) => [number, name]));
@@ -66,6 +75,7 @@ export function toRunResult(execution: Execution, queuedMs: number): RunResult {
     truncated: execution.truncated,
     durationMs: runMs,
     timings: { queuedMs: round(queuedMs), runMs },
+    usage: execution.usage,
   };
 }
 

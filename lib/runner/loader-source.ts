@@ -17,7 +17,8 @@ export const READY_LINE = '\x1edps-ready\n';
 
 /**
  * Prefix of the exit markers: `${MARKER_PREFIX}${nonce}` then `\n` on stderr, and
- * `:<exit status>:<signal or 0>:<OOM kills, -1 without a cgroup view>\n` on stdout.
+ * `:<exit status>:<signal or 0>:<OOM kills, -1 without a cgroup view>:<CPU ms>:<peak RSS KiB>\n`
+ * on stdout.
  */
 export const MARKER_PREFIX = '\x1edps-exit:';
 
@@ -47,13 +48,23 @@ export interface ExitReport {
   signal: number;
   /** OOM kills counted by the container's memory cgroup; -1 when there is no cgroup view (gVisor). */
   oomKills: number;
+  /** CPU time (user + system) of the program and the children it waited for. */
+  cpuMs: number;
+  /** Largest resident set of the program (or of a child it waited for), in bytes. */
+  peakMemoryBytes: number;
 }
 
 /** Parses the stdout marker's trailer (`:status:signal:oom`). */
 export function parseExitReport(trailer: string): ExitReport | undefined {
-  const match = /^:(\d+):(\d+):(-?\d+)$/.exec(trailer);
+  const match = /^:(\d+):(\d+):(-?\d+):(\d+):(\d+)$/.exec(trailer);
   if (match === null) return undefined;
-  return { exitCode: Number(match[1]), signal: Number(match[2]), oomKills: Number(match[3]) };
+  return {
+    exitCode: Number(match[1]),
+    signal: Number(match[2]),
+    oomKills: Number(match[3]),
+    cpuMs: Number(match[4]),
+    peakMemoryBytes: Number(match[5]) * 1024,
+  };
 }
 
 export const LOADER_SOURCE = String.raw`
@@ -154,10 +165,13 @@ def _dps_run_program(path, inputs_path):
             pass
     return status
 
-def _dps_report(nonce, code, signal, oom_kills):
+def _dps_cpu_ms(usage):
+    return int((usage.ru_utime + usage.ru_stime) * 1000)
+
+def _dps_report(nonce, code, signal, oom_kills, cpu_ms, max_rss_kib):
     marker = ('\x1edps-exit:' + nonce).encode()
     _dps_write_all(2, marker + b'\n')
-    _dps_write_all(1, marker + (':%d:%d:%d\n' % (code, signal, oom_kills)).encode())
+    _dps_write_all(1, marker + (':%d:%d:%d:%d:%d\n' % (code, signal, oom_kills, cpu_ms, max_rss_kib)).encode())
 
 def _dps_main(mode):
     _dps_write_all(1, b'\x1edps-ready\n')
@@ -168,8 +182,11 @@ def _dps_main(mode):
     if mode == 'inline':
         # gVisor: a fork costs ~30 ms there, and a sandbox killed at its limit dies as a whole
         # (the host learns of it from the engine), so the program runs in this very process.
+        import resource
+        before = _dps_cpu_ms(resource.getrusage(resource.RUSAGE_SELF))
         status = _dps_run_program(path, inputs_path)
-        _dps_report(nonce, status, 0, -1)
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        _dps_report(nonce, status, 0, -1, _dps_cpu_ms(usage) - before, usage.ru_maxrss)
         os._exit(status)
     pid = os.fork()
     if pid == 0:
@@ -182,7 +199,7 @@ def _dps_main(mode):
         os._exit(_dps_run_program(path, inputs_path))
     while True:
         try:
-            _, status = os.waitpid(pid, 0)
+            _, status, usage = os.wait4(pid, 0)
             break
         except InterruptedError:
             continue
@@ -192,7 +209,7 @@ def _dps_main(mode):
     else:
         signal = 0
         code = os.WEXITSTATUS(status)
-    _dps_report(nonce, code, signal, _dps_oom_kills())
+    _dps_report(nonce, code, signal, _dps_oom_kills(), _dps_cpu_ms(usage), usage.ru_maxrss)
     os._exit(0)
 
 _dps_main(sys.argv[1] if len(sys.argv) > 1 else 'fork')

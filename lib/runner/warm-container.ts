@@ -50,6 +50,8 @@ export interface Execution {
   /** The output reached the cap and the program was stopped there. */
   truncated: boolean;
   durationMs: number;
+  /** Measured inside the container when the loader could report; null when the program was killed. */
+  usage: { cpuMs: number; peakMemoryBytes: number } | null;
 }
 
 const CODE_FILE = 'main.py';
@@ -58,6 +60,8 @@ const STDIN_FILE = 'stdin';
 /** How long a container killed without a report may take to be reported dead before it counts as not OOM-killed. */
 const DEATH_SETTLE_MS = 1_500;
 const SIGKILL = 9;
+/** How long after a container's death its OOM event may still arrive. */
+const OOM_AFTER_DEATH_MS = 500;
 
 export class WarmContainer {
   readonly name: string;
@@ -67,6 +71,8 @@ export class WarmContainer {
   readonly #died: Promise<void>;
   #markDied: () => void = () => {};
   #oomEvent = false;
+  #markOom: () => void = () => {};
+  readonly #oomSeen: Promise<void>;
   #dead = false;
   #used = false;
   #reported = false;
@@ -78,6 +84,7 @@ export class WarmContainer {
     this.#dir = dir;
     this.#loader = loader;
     this.#died = new Promise((resolve) => (this.#markDied = resolve));
+    this.#oomSeen = new Promise((resolve) => (this.#markOom = resolve));
   }
 
   /** Creates the container and waits for its loader; on failure leaves nothing behind. */
@@ -109,6 +116,7 @@ export class WarmContainer {
   /** The engine reported an OOM kill in this container. */
   noteOom(): void {
     this.#oomEvent = true;
+    this.#markOom();
   }
 
   /** The engine reported this container dead; a run in progress ends. */
@@ -154,7 +162,8 @@ export class WarmContainer {
       this.#reported = true;
       // An OOM kill somewhere in the container counts when the program itself died of SIGKILL.
       const oomKilled = report.oomKills > 0 && report.signal === SIGKILL;
-      return { ...texts, exitCode: report.exitCode, signal: report.signal || null, oomKilled };
+      const usage = { cpuMs: report.cpuMs, peakMemoryBytes: report.peakMemoryBytes };
+      return { ...texts, exitCode: report.exitCode, signal: report.signal || null, oomKilled, usage };
     }
     if (raw.reason === 'exit' || raw.reason === 'died') {
       // The loader died without a report: its container was killed (gVisor ends a whole sandbox at
@@ -163,12 +172,14 @@ export class WarmContainer {
         Promise.race([this.#loader.exited, delay(DEATH_SETTLE_MS)]),
         Promise.race([this.#died, delay(DEATH_SETTLE_MS)]),
       ]);
+      // The engine may report the OOM kill just after the death: give it a moment.
+      if (!this.#oomEvent) await Promise.race([this.#oomSeen, delay(OOM_AFTER_DEATH_MS)]);
       const oomKilled = this.#oomEvent;
       const exitCode = oomKilled ? 128 + SIGKILL : (cliExitCode ?? exit?.exitCode ?? null);
       const signal = exitCode !== null && exitCode > 128 ? exitCode - 128 : null;
-      return { ...texts, exitCode, signal, oomKilled };
+      return { ...texts, exitCode, signal, oomKilled, usage: null };
     }
-    return { ...texts, exitCode: null, signal: null, oomKilled: false };
+    return { ...texts, exitCode: null, signal: null, oomKilled: false, usage: null };
   }
 
   /**

@@ -121,3 +121,17 @@ test('bad run parameters reject with RunParamsError naming the parameter', async
   await assert.rejects(sandbox.run({ code: '', env: { 'NOT OK': 'x' } }), (error: unknown) => error instanceof RunParamsError && /env\.NOT OK: is not a variable name/.test(error.message));
   await assert.rejects(sandbox.run({ code: '', stdin: 42 } as never), /stdin: must be a string or a Buffer/);
 });
+
+test('usage reports the CPU time and peak memory of the program, measured in its container', async (t) => {
+  const sandbox = await startSandbox(t, { poolSize: 2, memoryLimitMb: 100 });
+  const [busy, idle] = await Promise.all([
+    sandbox.run('import time\nend = time.process_time() + 0.3\nwhile time.process_time() < end: pass\nblob = bytearray(40 * 1024 * 1024)\nblob[::4096] = b"x" * len(blob[::4096])'),
+    sandbox.run('print("hi")'),
+  ]);
+  assert.ok(busy.usage!.cpuMs >= 300, `cpuMs ${busy.usage!.cpuMs}`);
+  assert.ok(busy.usage!.peakMemoryBytes >= 40 * 1024 * 1024, `peak ${busy.usage!.peakMemoryBytes}`);
+  assert.ok(idle.usage!.cpuMs < 300);
+  assert.ok(idle.usage!.peakMemoryBytes < 40 * 1024 * 1024);
+  const killed = await sandbox.run({ code: 'while True: pass', timeoutMs: 500 });
+  assert.equal(killed.usage, null);
+});
