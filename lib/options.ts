@@ -68,15 +68,39 @@ const sandboxOptionsShape = z
     fileSizeLimitMb: wholeNumber(1, 65_536, ' (MiB)').default(16),
     /** Most open files per process (RLIMIT_NOFILE). @default 256 */
     openFilesLimit: wholeNumber(16, 1_048_576).default(256),
+    /** Most a run may ask for with its own `timeoutMs`. @default 600000 (10 minutes) */
+    maxTimeoutMs: wholeNumber(1, DAY_MS, ' (milliseconds)').default(600_000),
+    /** Most a run may ask for with its own `memoryLimitMb`. @default 4096 */
+    maxMemoryLimitMb: wholeNumber(16, 1024 * 1024, ' (MiB)').default(4096),
+    /** Most a run may ask for with its own `cpus`. @default 4 */
+    maxCpus: z
+      .number({ error: 'must be a number of cores from 0.01 to 64' })
+      .min(0.01, { error: 'must be a number of cores from 0.01 to 64' })
+      .max(64, { error: 'must be a number of cores from 0.01 to 64' })
+      .default(4),
     /** Output cap, stdout and stderr together: at the cap the program is stopped. @default 1048576 */
     maxOutputBytes: wholeNumber(1_024, 1024 * 1024 * 1024, ' (bytes)').default(1024 * 1024),
   })
   .strict();
 
-export const sandboxOptionsSchema = sandboxOptionsShape.transform((options) => ({
-  ...options,
-  pidsLimit: options.pidsLimit ?? (options.runtime === 'runsc' ? DEFAULT_PIDS_LIMIT.runsc : DEFAULT_PIDS_LIMIT.runc),
-}));
+export const sandboxOptionsSchema = sandboxOptionsShape
+  .superRefine((options, context) => {
+    // The Sandbox's own defaults must fit under the maxima it sets for runs.
+    const pairs = [
+      ['timeoutMs', 'maxTimeoutMs'],
+      ['memoryLimitMb', 'maxMemoryLimitMb'],
+      ['cpus', 'maxCpus'],
+    ] as const;
+    for (const [value, max] of pairs) {
+      if (options[value] > options[max]) {
+        context.addIssue({ code: 'custom', path: [value], message: `must not exceed ${max} (${options[max]}); raise ${max} too` });
+      }
+    }
+  })
+  .transform((options) => ({
+    ...options,
+    pidsLimit: options.pidsLimit ?? (options.runtime === 'runsc' ? DEFAULT_PIDS_LIMIT.runsc : DEFAULT_PIDS_LIMIT.runc),
+  }));
 
 export type SandboxOptions = z.input<typeof sandboxOptionsSchema>;
 export type ResolvedSandboxOptions = z.output<typeof sandboxOptionsSchema>;
@@ -94,6 +118,14 @@ const runObjectSchema = z
     code: z.string({ error: 'must be a string of Python code' }),
     /** Wall-clock limit for this run. @default the Sandbox's timeoutMs */
     timeoutMs: wholeNumber(1, DAY_MS, ' (milliseconds)').optional(),
+    /** Memory limit for this run only (the warm container is updated before the program starts). */
+    memoryLimitMb: wholeNumber(16, 1024 * 1024, ' (MiB)').optional(),
+    /** CPU quota for this run only, in cores. */
+    cpus: z
+      .number({ error: 'must be a number of cores from 0.01 to 64' })
+      .min(0.01, { error: 'must be a number of cores from 0.01 to 64' })
+      .max(64, { error: 'must be a number of cores from 0.01 to 64' })
+      .optional(),
     /** Fed to the program's stdin. Without it the program reads EOF at once. */
     stdin: z
       .union([z.string(), z.instanceof(Buffer)], { error: 'must be a string or a Buffer' })
@@ -123,6 +155,8 @@ export type RunParams = string | z.input<typeof runObjectSchema>;
 export interface ResolvedRunParams {
   code: string;
   timeoutMs: number;
+  memoryLimitMb: number;
+  cpus: number;
   stdin: Buffer | undefined;
   argv: string[];
   env: Record<string, string>;
@@ -147,9 +181,36 @@ export function parseRunParams(input: unknown, defaults: ResolvedSandboxOptions)
     throw new RunParamsError(issues);
   }
   const params = parsed.data;
+  const beyond = (
+    [
+      ['timeoutMs', params.timeoutMs, 'maxTimeoutMs', defaults.maxTimeoutMs],
+      ['memoryLimitMb', params.memoryLimitMb, 'maxMemoryLimitMb', defaults.maxMemoryLimitMb],
+      ['cpus', params.cpus, 'maxCpus', defaults.maxCpus],
+    ] as const
+  ).filter(([, value, , max]) => value !== undefined && value > max);
+  if (defaults.runtime === 'runsc') {
+    // gVisor cannot update a running sandbox's limits (docker update fails), and the warm
+    // container is already running.
+    const perRun = (['memoryLimitMb', 'cpus'] as const).filter((name) => params[name] !== undefined && params[name] !== defaults[name]);
+    if (perRun.length > 0) {
+      throw new RunParamsError(
+        perRun.map((name) => ({ path: name, message: `cannot be set per run under runtime "runsc" (gVisor cannot change a running sandbox's limits); set ${name} on the Sandbox instead` })),
+      );
+    }
+  }
+  if (beyond.length > 0) {
+    throw new RunParamsError(
+      beyond.map(([name, value, maxName, max]) => ({
+        path: name,
+        message: `must be at most ${max}, the Sandbox's ${maxName} (got ${value}); raise ${maxName} to allow more`,
+      })),
+    );
+  }
   return {
     code: params.code,
     timeoutMs: params.timeoutMs ?? defaults.timeoutMs,
+    memoryLimitMb: params.memoryLimitMb ?? defaults.memoryLimitMb,
+    cpus: params.cpus ?? defaults.cpus,
     stdin: params.stdin === undefined ? undefined : Buffer.from(params.stdin),
     argv: params.argv ?? [],
     env: params.env ?? {},

@@ -123,6 +123,8 @@ export class Sandbox implements AsyncDisposable {
     try {
       const execution = await container.execute(params.code, {
         timeoutMs: params.timeoutMs,
+        memoryLimitMb: params.memoryLimitMb,
+        cpus: params.cpus,
         maxOutputBytes: this.options.maxOutputBytes,
         stdin: params.stdin,
         argv: params.argv,

@@ -95,6 +95,12 @@ export function buildLimitArgs(limits: ContainerLimits): string[] {
   ];
 }
 
+/** New memory and CPU limits for a running container, e.g. a warm one just before a run that asks for its own. */
+export function buildUpdateArgs(container: string, limits: { memoryLimitMb: number; cpus: number }): string[] {
+  const memory = `${limits.memoryLimitMb}m`;
+  return ['update', '--memory', memory, '--memory-swap', memory, '--cpus', String(limits.cpus), container];
+}
+
 /** A stream of the engine's container events for containers with a label, one JSON object per line. */
 export function buildEventsArgs(label: string, events: readonly string[]): string[] {
   return ['events', '--format', '{{json .}}', '--filter', 'type=container', '--filter', `label=${label}`, ...events.flatMap((event) => ['--filter', `event=${event}`])];

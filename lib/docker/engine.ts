@@ -4,7 +4,7 @@
  */
 import { ContainerStartError, DockerCliError, ImageNotFoundError, RuntimeNotFoundError } from '../errors.js';
 import { DockerCli, type AttachedProcess, type DockerCliConfig } from './cli.js';
-import { buildAttachedRunArgs, buildDetachedRunArgs, buildEventsArgs, buildRemoveArgs, type ContainerSpec } from './container-args.js';
+import { buildAttachedRunArgs, buildDetachedRunArgs, buildEventsArgs, buildRemoveArgs, buildUpdateArgs, type ContainerSpec } from './container-args.js';
 
 const NO_SUCH_IMAGE = /No such image|Unable to find image|pull access denied/i;
 /** What `docker rm -f` says of containers that are gone, or going, already. */
@@ -62,6 +62,11 @@ export class DockerEngine {
       command,
       cause: error,
     });
+  }
+
+  /** Changes a running container's memory (no swap on top) and CPU limits. */
+  async updateLimits(container: string, limits: { memoryLimitMb: number; cpus: number }): Promise<void> {
+    await this.#cli.run(buildUpdateArgs(container, limits), { timeoutMs: 30_000 });
   }
 
   /** Force-removes containers in one CLI call; containers already gone are not an error. */

@@ -26,6 +26,9 @@ export interface ContainerSettings {
 
 export interface ExecuteOptions {
   timeoutMs: number;
+  /** This run's limits; when they differ from the container's, it is updated before the program starts. */
+  memoryLimitMb?: number;
+  cpus?: number;
   maxOutputBytes: number;
   stdin?: Buffer | undefined;
   argv?: readonly string[];
@@ -68,6 +71,7 @@ export class WarmContainer {
   readonly #engine: DockerEngine;
   readonly #dir: DirectoryResult;
   readonly #loader: AttachedProcess;
+  readonly #limits: ContainerLimits;
   readonly #died: Promise<void>;
   #markDied: () => void = () => {};
   #oomEvent = false;
@@ -78,8 +82,9 @@ export class WarmContainer {
   #reported = false;
   #killed: Promise<void> | undefined;
 
-  private constructor(name: string, engine: DockerEngine, dir: DirectoryResult, loader: AttachedProcess) {
+  private constructor(name: string, engine: DockerEngine, dir: DirectoryResult, loader: AttachedProcess, limits: ContainerLimits) {
     this.name = name;
+    this.#limits = limits;
     this.#engine = engine;
     this.#dir = dir;
     this.#loader = loader;
@@ -104,7 +109,7 @@ export class WarmContainer {
       });
       const failure = await waitForReady(loader, settings.startTimeoutMs);
       if (failure !== undefined) throw engine.startFailure(settings.image, loader.command, failure.exitCode, failure.stderr);
-      return new WarmContainer(name, engine, dir, loader);
+      return new WarmContainer(name, engine, dir, loader, settings.limits);
     } catch (error) {
       loader?.kill();
       await engine.removeContainers([name]).catch(() => {});
@@ -142,8 +147,15 @@ export class WarmContainer {
   async execute(code: string, options: ExecuteOptions): Promise<Execution> {
     if (this.#used) throw new Error(`internal error: container ${this.name} was used twice`);
     this.#used = true;
-    await writeFile(join(this.#dir.path, CODE_FILE), code, { mode: 0o644 });
-    const inputsPath = await this.#writeInputs(options);
+    const memoryLimitMb = options.memoryLimitMb ?? this.#limits.memoryLimitMb;
+    const cpus = options.cpus ?? this.#limits.cpus;
+    const [inputsPath] = await Promise.all([
+      this.#writeInputs(options),
+      writeFile(join(this.#dir.path, CODE_FILE), code, { mode: 0o644 }),
+      memoryLimitMb !== this.#limits.memoryLimitMb || cpus !== this.#limits.cpus
+        ? this.#engine.updateLimits(this.name, { memoryLimitMb, cpus })
+        : undefined,
+    ]);
     const raw = await runExecution({
       loader: this.#loader,
       nonce: randomBytes(16).toString('hex'),

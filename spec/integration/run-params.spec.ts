@@ -135,3 +135,26 @@ test('usage reports the CPU time and peak memory of the program, measured in its
   const killed = await sandbox.run({ code: 'while True: pass', timeoutMs: 500 });
   assert.equal(killed.usage, null);
 });
+
+test('memoryLimitMb and cpus for one run: the warm container is updated before the program starts', async (t) => {
+  const sandbox = await startSandbox(t, { poolSize: 2, memoryLimitMb: 50 });
+  const allocate = 'blob = bytearray(120 * 1024 * 1024)\nblob[::4096] = b"x" * len(blob[::4096])\nprint("allocated")';
+  const [small, large] = await Promise.all([sandbox.run(allocate), sandbox.run({ code: allocate, memoryLimitMb: 200 })]);
+  assert.equal(small.status, 'oom');
+  assert.equal(large.stdout, 'allocated\n');
+  const throttled = await sandbox.run({
+    code: 'import time\nend = time.monotonic() + 1\nwhile time.monotonic() < end: pass',
+    cpus: 0.2,
+  });
+  assert.ok(throttled.usage!.cpuMs < 0.5 * throttled.timings.runMs, `${throttled.usage!.cpuMs} ms of CPU in ${throttled.timings.runMs} ms`);
+});
+
+test('a per-run limit above the Sandbox maximum rejects, naming the maximum, and uses no container', async (t) => {
+  const sandbox = await startSandbox(t, { maxMemoryLimitMb: 100, maxCpus: 1 });
+  await assert.rejects(
+    sandbox.run({ code: 'print(1)', memoryLimitMb: 200 }),
+    (error: unknown) => error instanceof RunParamsError && /memoryLimitMb: must be at most 100, the Sandbox's maxMemoryLimitMb/.test(error.message),
+  );
+  await assert.rejects(sandbox.run({ code: 'print(1)', cpus: 2 }), /cpus: must be at most 1, the Sandbox's maxCpus/);
+  assert.deepEqual(sandbox.stats(), { size: 1, ready: 1, leased: 0, starting: 0, queued: 0 });
+});

@@ -67,13 +67,24 @@ test('the pids limit defaults per runtime, and an explicit value wins', () => {
   assert.equal(parseSandboxOptions({ pidsLimit: 32 }).pidsLimit, 32);
 });
 
+test('under runsc, per-run memory and cpus are refused with a reason (gVisor cannot update a running sandbox)', () => {
+  const defaults = parseSandboxOptions({ runtime: 'runsc' });
+  assert.throws(() => parseRunParams({ code: '', memoryLimitMb: 100 }, defaults), /memoryLimitMb: cannot be set per run under runtime "runsc"/);
+  assert.equal(parseRunParams({ code: '', cpus: 1 }, defaults).cpus, 1); // the Sandbox's own value is fine
+});
+
+test('the Sandbox\'s own limits must fit under its maxima for runs', () => {
+  assert.throws(() => parseSandboxOptions({ timeoutMs: 5_000, maxTimeoutMs: 1_000 }), /timeoutMs: must not exceed maxTimeoutMs \(1000\); raise maxTimeoutMs too/);
+  assert.throws(() => parseSandboxOptions({ memoryLimitMb: 500, maxMemoryLimitMb: 100 }), /memoryLimitMb: must not exceed maxMemoryLimitMb/);
+});
+
 test('options that are not an object are refused', () => {
   assert.throws(() => parseSandboxOptions(5), /Invalid Sandbox options:\n {2}- \(root\): .*expected object/);
 });
 
 test('run params: a string is the code; an object may set timeoutMs', () => {
   const defaults = parseSandboxOptions({ timeoutMs: 1234 });
-  const none = { stdin: undefined, argv: [], env: {}, onStdout: undefined, onStderr: undefined, signal: undefined };
+  const none = { memoryLimitMb: 50, cpus: 1, stdin: undefined, argv: [], env: {}, onStdout: undefined, onStderr: undefined, signal: undefined };
   assert.deepEqual(parseRunParams('print(1)', defaults), { code: 'print(1)', timeoutMs: 1234, ...none });
   assert.deepEqual(parseRunParams({ code: 'x', timeoutMs: 99 }, defaults), { code: 'x', timeoutMs: 99, ...none });
   const stdin = parseRunParams({ code: 'x', stdin: 'héllo', argv: ['-v'], env: { MODE: 'a' } }, defaults);
@@ -90,6 +101,9 @@ const badParams: Array<[unknown, RegExp]> = [
   [{ code: '', env: { OK: 1 } }, /env\.OK: must be a string/],
   [{ code: '', onStdout: 'print' }, /onStdout: must be a function/],
   [{ code: '', signal: {} }, /signal: must be an AbortSignal/],
+  [{ code: '', timeoutMs: 600_001 }, /timeoutMs: must be at most 600000, the Sandbox's maxTimeoutMs \(got 600001\); raise maxTimeoutMs/],
+  [{ code: '', memoryLimitMb: 5000 }, /memoryLimitMb: must be at most 4096, the Sandbox's maxMemoryLimitMb \(got 5000\)/],
+  [{ code: '', cpus: 8 }, /cpus: must be at most 4, the Sandbox's maxCpus \(got 8\)/],
   [{}, /code: must be a string of Python code \(got undefined\)/],
   [{ code: 1 }, /code: must be a string of Python code \(got 1\)/],
   [{ code: '', timeoutMs: 0 }, /timeoutMs: must be a whole number from 1 to 86400000/],
