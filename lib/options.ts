@@ -78,6 +78,8 @@ const sandboxOptionsShape = z
       .min(0.01, { error: 'must be a number of cores from 0.01 to 64' })
       .max(64, { error: 'must be a number of cores from 0.01 to 64' })
       .default(4),
+    /** Total size of the `files` a run may bring into its work dir. @default 10485760 (10 MiB) */
+    maxFilesBytes: wholeNumber(0, 1024 * 1024 * 1024, ' (bytes)').default(10 * 1024 * 1024),
     /** Output cap, stdout and stderr together: at the cap the program is stopped. @default 1048576 */
     maxOutputBytes: wholeNumber(1_024, 1024 * 1024 * 1024, ' (bytes)').default(1024 * 1024),
   })
@@ -131,6 +133,18 @@ const runObjectSchema = z
       .union([z.string(), z.instanceof(Buffer)], { error: 'must be a string or a Buffer' })
       .refine((value) => Buffer.byteLength(value) <= MAX_STDIN_BYTES, { error: `must be at most ${MAX_STDIN_BYTES} bytes` })
       .optional(),
+    /** Files written into the work dir before the program starts: `{ 'data/in.csv': '...' }`. */
+    files: z
+      .record(z.string(), z.union([z.string(), z.instanceof(Buffer)]), {
+        error: 'must be an object of relative paths to string or Buffer contents, e.g. { "data.csv": "a,b" }',
+      })
+      .superRefine((files, context) => {
+        for (const path of Object.keys(files)) {
+          const problem = relativePathProblem(path);
+          if (problem !== undefined) context.addIssue({ code: 'custom', path: [path], message: problem });
+        }
+      })
+      .optional(),
     /** The program's arguments: `sys.argv[1:]`. */
     argv: z.array(noNul('a string'), { error: 'must be an array of strings' }).max(4096).optional(),
     /** Environment variables for the program, on top of the image's (nothing of the host's). */
@@ -152,8 +166,19 @@ const runObjectSchema = z
   .strict();
 
 export type RunParams = string | z.input<typeof runObjectSchema>;
+/** Why a path cannot name a file inside the work dir, or undefined when it can. */
+export function relativePathProblem(path: string): string | undefined {
+  if (path === '' || path.includes('\0')) return 'is not a usable file name';
+  if (path.startsWith('/') || /^[A-Za-z]:[\\/]/.test(path)) return 'must be relative to the work dir, not absolute';
+  const parts = path.split(/[\\/]/);
+  if (parts.some((part) => part === '..')) return 'must stay inside the work dir (no ".." parts)';
+  if (parts.some((part) => part === '' || part === '.')) return 'must be a plain relative path like "data/in.csv"';
+  return undefined;
+}
+
 export interface ResolvedRunParams {
   code: string;
+  files: Map<string, Buffer>;
   timeoutMs: number;
   memoryLimitMb: number;
   cpus: number;
@@ -188,6 +213,13 @@ export function parseRunParams(input: unknown, defaults: ResolvedSandboxOptions)
       ['cpus', params.cpus, 'maxCpus', defaults.maxCpus],
     ] as const
   ).filter(([, value, , max]) => value !== undefined && value > max);
+  const files = new Map(Object.entries(params.files ?? {}).map(([path, content]) => [path, Buffer.from(content)]));
+  const filesBytes = [...files.values()].reduce((total, content) => total + content.length, 0);
+  if (filesBytes > defaults.maxFilesBytes) {
+    throw new RunParamsError([
+      { path: 'files', message: `total ${filesBytes} bytes, more than the Sandbox's maxFilesBytes (${defaults.maxFilesBytes}); raise maxFilesBytes to allow more` },
+    ]);
+  }
   if (defaults.runtime === 'runsc') {
     // gVisor cannot update a running sandbox's limits (docker update fails), and the warm
     // container is already running.
@@ -208,6 +240,7 @@ export function parseRunParams(input: unknown, defaults: ResolvedSandboxOptions)
   }
   return {
     code: params.code,
+    files,
     timeoutMs: params.timeoutMs ?? defaults.timeoutMs,
     memoryLimitMb: params.memoryLimitMb ?? defaults.memoryLimitMb,
     cpus: params.cpus ?? defaults.cpus,

@@ -127,6 +127,7 @@ export class Sandbox implements AsyncDisposable {
         cpus: params.cpus,
         maxOutputBytes: this.options.maxOutputBytes,
         stdin: params.stdin,
+        files: params.files,
         argv: params.argv,
         env: params.env,
         onStdout: params.onStdout,

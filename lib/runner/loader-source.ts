@@ -34,6 +34,8 @@ export interface RunInputs {
   env: Readonly<Record<string, string>>;
   /** Path (inside the container) of a file to read as stdin; null for EOF at once. */
   stdin: string | null;
+  /** Directory (inside the container) whose tree is copied into the work dir before the program starts. */
+  files: string | null;
 }
 
 /** What the host sends to start the run: the marker nonce, the code file, the inputs file or '-'. */
@@ -107,6 +109,9 @@ def _dps_run_program(path, inputs_path):
         import json
         with open(inputs_path, 'rb') as handle:
             inputs = json.load(handle)
+    if inputs.get('files'):
+        import shutil
+        shutil.copytree(inputs['files'], os.getcwd(), dirs_exist_ok=True)
     # The program reads its stdin file, or EOF at once: never the loader's pipe.
     stdin = os.open(inputs.get('stdin') or os.devnull, os.O_RDONLY)
     os.dup2(stdin, 0)

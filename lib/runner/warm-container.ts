@@ -6,8 +6,8 @@
  * Each WarmContainer runs exactly one program.
  */
 import { randomBytes } from 'node:crypto';
-import { chmod, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { dir as makeTempDir, type DirectoryResult } from 'tmp-promise';
 import type { AttachedProcess } from '../docker/cli.js';
 import { INPUT_DIR, type ContainerLimits } from '../docker/container-args.js';
@@ -31,6 +31,8 @@ export interface ExecuteOptions {
   cpus?: number;
   maxOutputBytes: number;
   stdin?: Buffer | undefined;
+  /** Files for the work dir, by relative path (already checked to stay inside it). */
+  files?: ReadonlyMap<string, Buffer>;
   argv?: readonly string[];
   env?: Readonly<Record<string, string>>;
   onStdout?: ((chunk: string) => void) | undefined;
@@ -60,6 +62,7 @@ export interface Execution {
 const CODE_FILE = 'main.py';
 const INPUTS_FILE = 'inputs.json';
 const STDIN_FILE = 'stdin';
+const FILES_DIR = 'files';
 /** How long a container killed without a report may take to be reported dead before it counts as not OOM-killed. */
 const DEATH_SETTLE_MS = 1_500;
 const SIGKILL = 9;
@@ -201,9 +204,20 @@ export class WarmContainer {
   async #writeInputs(options: ExecuteOptions): Promise<string | undefined> {
     const argv = options.argv ?? [];
     const env = options.env ?? {};
-    if (options.stdin === undefined && argv.length === 0 && Object.keys(env).length === 0) return undefined;
+    const files = options.files ?? new Map<string, Buffer>();
+    if (options.stdin === undefined && argv.length === 0 && Object.keys(env).length === 0 && files.size === 0) return undefined;
     if (options.stdin !== undefined) await writeFile(join(this.#dir.path, STDIN_FILE), options.stdin, { mode: 0o644 });
-    const inputs: RunInputs = { argv, env, stdin: options.stdin === undefined ? null : `${INPUT_DIR}/${STDIN_FILE}` };
+    for (const [path, content] of files) {
+      const target = join(this.#dir.path, FILES_DIR, path);
+      await mkdir(dirname(target), { recursive: true, mode: 0o755 });
+      await writeFile(target, content, { mode: 0o644 });
+    }
+    const inputs: RunInputs = {
+      argv,
+      env,
+      stdin: options.stdin === undefined ? null : `${INPUT_DIR}/${STDIN_FILE}`,
+      files: files.size === 0 ? null : `${INPUT_DIR}/${FILES_DIR}`,
+    };
     await writeFile(join(this.#dir.path, INPUTS_FILE), JSON.stringify(inputs), { mode: 0o644 });
     return `${INPUT_DIR}/${INPUTS_FILE}`;
   }

@@ -158,3 +158,19 @@ test('a per-run limit above the Sandbox maximum rejects, naming the maximum, and
   await assert.rejects(sandbox.run({ code: 'print(1)', cpus: 2 }), /cpus: must be at most 1, the Sandbox's maxCpus/);
   assert.deepEqual(sandbox.stats(), { size: 1, ready: 1, leased: 0, starting: 0, queued: 0 });
 });
+
+test('files are written into the work dir before the program starts, nested dirs included', async (t) => {
+  const sandbox = await startSandbox(t);
+  const result = await sandbox.run({
+    code: 'import os\nprint(open("data/in.csv").read())\nprint(open("bin.dat", "rb").read().hex())\nprint(sorted(os.listdir(".")))',
+    files: { 'data/in.csv': 'a,b\n1,2', 'bin.dat': Buffer.from([0, 1, 254]) },
+  });
+  assert.equal(result.stdout, "a,b\n1,2\n0001fe\n['bin.dat', 'data']\n", result.stderr);
+});
+
+test('files escaping the work dir, or over the size cap, reject and use no container', async (t) => {
+  const sandbox = await startSandbox(t, { maxFilesBytes: 1024 });
+  await assert.rejects(sandbox.run({ code: '', files: { '../../etc/cron.d/x': 'boom' } }), /files\.\.\.\/\.\.\/etc\/cron\.d\/x: must stay inside the work dir/);
+  await assert.rejects(sandbox.run({ code: '', files: { 'big.txt': 'x'.repeat(2048) } }), /files: total 2048 bytes, more than the Sandbox's maxFilesBytes \(1024\)/);
+  assert.deepEqual(sandbox.stats(), { size: 1, ready: 1, leased: 0, starting: 0, queued: 0 });
+});

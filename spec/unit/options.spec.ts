@@ -84,7 +84,7 @@ test('options that are not an object are refused', () => {
 
 test('run params: a string is the code; an object may set timeoutMs', () => {
   const defaults = parseSandboxOptions({ timeoutMs: 1234 });
-  const none = { memoryLimitMb: 50, cpus: 1, stdin: undefined, argv: [], env: {}, onStdout: undefined, onStderr: undefined, signal: undefined };
+  const none = { files: new Map(), memoryLimitMb: 50, cpus: 1, stdin: undefined, argv: [], env: {}, onStdout: undefined, onStderr: undefined, signal: undefined };
   assert.deepEqual(parseRunParams('print(1)', defaults), { code: 'print(1)', timeoutMs: 1234, ...none });
   assert.deepEqual(parseRunParams({ code: 'x', timeoutMs: 99 }, defaults), { code: 'x', timeoutMs: 99, ...none });
   const stdin = parseRunParams({ code: 'x', stdin: 'héllo', argv: ['-v'], env: { MODE: 'a' } }, defaults);
@@ -101,6 +101,11 @@ const badParams: Array<[unknown, RegExp]> = [
   [{ code: '', env: { OK: 1 } }, /env\.OK: must be a string/],
   [{ code: '', onStdout: 'print' }, /onStdout: must be a function/],
   [{ code: '', signal: {} }, /signal: must be an AbortSignal/],
+  [{ code: '', files: { '/etc/passwd': 'x' } }, /files\.\/etc\/passwd: must be relative to the work dir, not absolute/],
+  [{ code: '', files: { '../escape.txt': 'x' } }, /files\.\.\.\/escape\.txt: must stay inside the work dir/],
+  [{ code: '', files: { 'a/../../b': 'x' } }, /must stay inside the work dir/],
+  [{ code: '', files: { 'a.txt': 5 } }, /files/],
+  [{ code: '', files: { 'big.bin': Buffer.alloc(11 * 1024 * 1024) } }, /files: total 11534336 bytes, more than the Sandbox's maxFilesBytes \(10485760\)/],
   [{ code: '', timeoutMs: 600_001 }, /timeoutMs: must be at most 600000, the Sandbox's maxTimeoutMs \(got 600001\); raise maxTimeoutMs/],
   [{ code: '', memoryLimitMb: 5000 }, /memoryLimitMb: must be at most 4096, the Sandbox's maxMemoryLimitMb \(got 5000\)/],
   [{ code: '', cpus: 8 }, /cpus: must be at most 4, the Sandbox's maxCpus \(got 8\)/],
