@@ -92,11 +92,9 @@ export function exitCodeOf(result: RunResult): number {
 async function writeOutput(result: RunResult, timeoutMs: number): Promise<void> {
   await Promise.all([write(process.stdout, result.stdout), write(process.stderr, result.stderr)]);
   if (result.timedOut) process.stderr.write(`docker-python-sandbox: the program was stopped at its time limit (${timeoutMs} ms)\n`);
-  else if (result.exitCode !== null && result.exitCode > 128) {
-    const signal = result.exitCode - 128;
-    const hint = signal === 9 ? ' (SIGKILL: at the memory limit, this is the kernel ending it)' : '';
-    process.stderr.write(`docker-python-sandbox: the program was killed by signal ${signal}${hint}\n`);
-  }
+  else if (result.oomKilled) process.stderr.write('docker-python-sandbox: the program was killed at its memory limit (out of memory)\n');
+  else if (result.truncated) process.stderr.write('docker-python-sandbox: the program was stopped at the output limit\n');
+  else if (result.signal !== null) process.stderr.write(`docker-python-sandbox: the program was killed by ${result.signal}\n`);
 }
 
 function write(stream: NodeJS.WriteStream, text: string): Promise<void> {

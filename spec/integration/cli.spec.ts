@@ -63,7 +63,8 @@ test('--timeout stops the program and exits 124; --memory limits it', async () =
   assert.equal(timedOut.code, 124);
   assert.match(timedOut.stderr, /stopped at its time limit \(500 ms\)/);
   const oom = await cli(['run', '-', '--memory', '32'], { input: 'x = bytearray(200 * 1024 * 1024)' });
-  assert.notEqual(oom.code, 0);
+  assert.equal(oom.code, 137);
+  assert.match(oom.stderr, /killed at its memory limit \(out of memory\)/);
 });
 
 test('--runtime names the runtime; an unknown one exits 125 saying which runtimes exist', async () => {
