@@ -6,6 +6,7 @@
 import { finished } from 'node:stream/promises';
 import type { AttachedProcess } from '../docker/cli.js';
 import { goLine, MARKER_PREFIX, parseExitReport, type ExitReport } from './loader-source.js';
+import { delay } from './delay.js';
 import { MarkerStream } from './marker-stream.js';
 import { OutputCollector, type StreamName } from './output-collector.js';
 
@@ -166,9 +167,6 @@ function withoutCliError(texts: { stdout: string; stderr: string; combined: stri
   };
 }
 
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
-}
 
 function settled(stream: NodeJS.ReadableStream): Promise<void> {
   return finished(stream).catch(() => {});

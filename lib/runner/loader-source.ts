@@ -28,6 +28,10 @@ export const MARKER_PREFIX = '\x1edps-exit:';
  */
 export type LoaderMode = 'fork' | 'inline';
 
+export function loaderMode(runtime: string | undefined): LoaderMode {
+  return runtime === 'runsc' ? 'inline' : 'fork';
+}
+
 /** What the program gets besides its code, written as JSON next to the code file. */
 export interface RunInputs {
   argv: readonly string[];

@@ -13,8 +13,9 @@ import type { AttachedProcess } from '../docker/cli.js';
 import { INPUT_DIR, type ContainerLimits } from '../docker/container-args.js';
 import type { DockerEngine } from '../docker/engine.js';
 import { ContainerStartError } from '../errors.js';
+import { delay } from './delay.js';
 import { runExecution, type EndReason } from './execution.js';
-import { LOADER_SOURCE, READY_LINE, type RunInputs } from './loader-source.js';
+import { LOADER_SOURCE, loaderMode, READY_LINE, type RunInputs } from './loader-source.js';
 
 export interface ContainerSettings {
   image: string;
@@ -108,7 +109,7 @@ export class WarmContainer {
         labels: settings.labels,
         limits: settings.limits,
         inputDir: dir.path,
-        command: ['python3', '-c', LOADER_SOURCE, settings.limits.runtime === 'runsc' ? 'inline' : 'fork'],
+        command: ['python3', '-c', LOADER_SOURCE, loaderMode(settings.limits.runtime)],
       });
       const failure = await waitForReady(loader, settings.startTimeoutMs);
       if (failure !== undefined) throw engine.startFailure(settings.image, loader.command, failure.exitCode, failure.stderr);
@@ -244,9 +245,6 @@ export class WarmContainer {
   }
 }
 
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
-}
 
 /**
  * Resolves once the loader prints its ready line (with undefined), or with the CLI's exit code
