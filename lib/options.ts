@@ -5,9 +5,11 @@
 import { inspect } from 'node:util';
 import { z } from 'zod';
 import { RunParamsError, SandboxOptionsError, type ValidationIssue } from './errors.js';
+import { relativePathProblem } from './relative-path.js';
 
 export const DEFAULT_IMAGE = 'docker-python-sandbox:latest';
 const DAY_MS = 24 * 60 * 60 * 1000;
+const MODULE_NAME = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/;
 
 function wholeNumber(min: number, max: number, unit = ''): z.ZodNumber {
   const rule = `must be a whole number from ${min} to ${max}${unit}`;
@@ -82,6 +84,18 @@ const sandboxOptionsShape = z
     maxFilesBytes: wholeNumber(0, 1024 * 1024 * 1024, ' (bytes)').default(10 * 1024 * 1024),
     /** Output cap, stdout and stderr together: at the cap the program is stopped. @default 1048576 */
     maxOutputBytes: wholeNumber(1_024, 1024 * 1024 * 1024, ' (bytes)').default(1024 * 1024),
+    /** Total size of the files a run may bring back with `collect`; what is over it is listed in `skippedFiles`. @default 10485760 (10 MiB) */
+    maxCollectBytes: wholeNumber(0, 1024 * 1024 * 1024, ' (bytes)').default(10 * 1024 * 1024),
+    /**
+     * Python modules each container imports before it is ready (e.g. ['numpy', 'pandas']), so a
+     * program's own import of them is instant. They count against the memory limit. @default []
+     */
+    preload: z
+      .array(z.string().regex(MODULE_NAME, { error: 'must be a module name like "numpy" or "matplotlib.pyplot"' }), {
+        error: 'must be an array of module names, e.g. ["numpy", "pandas"]',
+      })
+      .max(64)
+      .default([]),
   })
   .strict();
 
@@ -109,6 +123,7 @@ export type ResolvedSandboxOptions = z.output<typeof sandboxOptionsSchema>;
 
 /** Largest stdin a run may be given (it travels as a file, so pipe sizes do not matter). */
 export const MAX_STDIN_BYTES = 64 * 1024 * 1024;
+const MAX_COLLECT_PATTERNS = 100;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const noNul = (what: string) => z.string({ error: `must be ${what}` }).refine((value) => !value.includes('\0'), { error: `must be ${what} without NUL characters` });
 const callback = (name: string) =>
@@ -156,6 +171,20 @@ const runObjectSchema = z
         }
       })
       .optional(),
+    /**
+     * Paths or globs relative to the work dir (`['*.png', 'out/**']`) brought back after the
+     * program ends, as `result.files`; a directory brings its whole tree.
+     */
+    collect: z
+      .array(
+        z.string({ error: 'must be a path or glob relative to the work dir, e.g. "*.png"' }).superRefine((pattern, context) => {
+          const problem = relativePathProblem(pattern);
+          if (problem !== undefined) context.addIssue({ code: 'custom', message: problem });
+        }),
+        { error: 'must be an array of paths or globs relative to the work dir, e.g. ["*.png", "out/**"]' },
+      )
+      .max(MAX_COLLECT_PATTERNS, { error: `must have at most ${MAX_COLLECT_PATTERNS} patterns` })
+      .optional(),
     /** Called with each piece of stdout as it arrives (also kept in the result, up to the cap). */
     onStdout: callback('stdout').optional(),
     /** Called with each piece of stderr as it arrives (also kept in the result, up to the cap). */
@@ -166,16 +195,6 @@ const runObjectSchema = z
   .strict();
 
 export type RunParams = string | z.input<typeof runObjectSchema>;
-/** Why a path cannot name a file inside the work dir, or undefined when it can. */
-export function relativePathProblem(path: string): string | undefined {
-  if (path === '' || path.includes('\0')) return 'is not a usable file name';
-  if (path.startsWith('/') || /^[A-Za-z]:[\\/]/.test(path)) return 'must be relative to the work dir, not absolute';
-  const parts = path.split(/[\\/]/);
-  if (parts.some((part) => part === '..')) return 'must stay inside the work dir (no ".." parts)';
-  if (parts.some((part) => part === '' || part === '.')) return 'must be a plain relative path like "data/in.csv"';
-  return undefined;
-}
-
 export interface ResolvedRunParams {
   code: string;
   files: Map<string, Buffer>;
@@ -185,6 +204,7 @@ export interface ResolvedRunParams {
   stdin: Buffer | undefined;
   argv: string[];
   env: Record<string, string>;
+  collect: string[];
   onStdout: ((chunk: string) => void) | undefined;
   onStderr: ((chunk: string) => void) | undefined;
   signal: AbortSignal | undefined;
@@ -247,6 +267,7 @@ export function parseRunParams(input: unknown, defaults: ResolvedSandboxOptions)
     stdin: params.stdin === undefined ? undefined : Buffer.from(params.stdin),
     argv: params.argv ?? [],
     env: params.env ?? {},
+    collect: params.collect ?? [],
     onStdout: params.onStdout,
     onStderr: params.onStderr,
     signal: params.signal,

@@ -1,5 +1,8 @@
 import { constants } from 'node:os';
+import type { SkippedFile } from './runner/collected-files.js';
 import type { Execution } from './runner/warm-container.js';
+
+export type { SkippedFile } from './runner/collected-files.js';
 
 /** The first that applies: timeout, oom, output_limit, error, ok. */
 export type RunStatus = 'ok' | 'error' | 'timeout' | 'oom' | 'output_limit';
@@ -45,6 +48,10 @@ export interface RunResult {
   timings: RunTimings;
   /** Measured inside the container; null when the program was killed before it could be measured. */
   usage: RunUsage | null;
+  /** What `collect` brought back from the work dir, by relative path (`{}` without `collect`). */
+  files: Record<string, Buffer>;
+  /** What `collect` matched but did not bring back (over `maxCollectBytes`, a symlink, ...), and why. */
+  skippedFiles: SkippedFile[];
 }
 
 const SIGNAL_NAMES = new Map(Object.entries(constants.signals).map(([name, number]) => [number, name]));
@@ -76,6 +83,8 @@ export function toRunResult(execution: Execution, queuedMs: number): RunResult {
     durationMs: runMs,
     timings: { queuedMs: round(queuedMs), runMs },
     usage: execution.usage,
+    files: execution.files,
+    skippedFiles: execution.skippedFiles,
   };
 }
 

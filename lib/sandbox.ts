@@ -130,6 +130,7 @@ export class Sandbox implements AsyncDisposable {
         files: params.files,
         argv: params.argv,
         env: params.env,
+        collect: params.collect.length === 0 ? undefined : { patterns: params.collect, maxBytes: this.options.maxCollectBytes },
         onStdout: params.onStdout,
         onStderr: params.onStderr,
         signal,

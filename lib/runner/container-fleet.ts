@@ -50,6 +50,7 @@ export class ContainerFleet implements PoolResourceFactory<WarmContainer> {
       labels: createLabels(sandboxId, 'runner'),
       startTimeoutMs: options.startTimeoutMs,
       limits: limitsOf(options),
+      preload: options.preload,
     };
     if (options.network === 'none' && options.runtime === undefined) {
       this.#holders = new NetnsHolders(

@@ -24,6 +24,8 @@ export interface ExecutionInput {
   onStdout: ((chunk: string) => void) | undefined;
   onStderr: ((chunk: string) => void) | undefined;
   maxOutputBytes: number;
+  /** Largest collected-files section to accept after the exit marker (0 when nothing is collected). */
+  maxCollectedBytes: number;
   signal: AbortSignal | undefined;
   /** Settles if the container dies during the run (seen in the engine's events). */
   died: Promise<void>;
@@ -39,13 +41,22 @@ export interface RawExecution {
   report: ExitReport | undefined;
   /** The docker CLI's exit code when the loader died without a report. */
   cliExitCode: number | undefined;
+  /** The collected-files section, when the report announced one and all of it arrived. */
+  collected: Buffer | undefined;
+  /** Why an announced collected-files section is missing. */
+  collectProblem: string | undefined;
   reason: EndReason;
   truncated: boolean;
   durationMs: number;
 }
 
+/** What a run ended with, besides its reason (the parts of RawExecution the ending decides). */
+type Ending = Partial<Pick<RawExecution, 'report' | 'cliExitCode' | 'collected' | 'collectProblem'>>;
+
 /** After the host decides to stop a run, how long to wait for the kill before settling anyway. */
 const KILL_GRACE_MS = 500;
+/** How long the collected files may take to arrive once the program has ended. */
+const COLLECT_TIMEOUT_MS = 30_000;
 
 export function runExecution(input: ExecutionInput): Promise<RawExecution> {
   const { loader } = input;
@@ -56,7 +67,10 @@ export function runExecution(input: ExecutionInput): Promise<RawExecution> {
 
   return new Promise<RawExecution>((resolve) => {
     const started = performance.now();
-    let ending = false;
+    /** Set once the verdict is decided: later output is not the program's. */
+    let ended = false;
+    /** The program ended and its collected files are arriving. */
+    let collecting = false;
     let timer: NodeJS.Timeout | undefined;
 
     const listeners = { stdout: input.onStdout, stderr: input.onStderr };
@@ -74,7 +88,7 @@ export function runExecution(input: ExecutionInput): Promise<RawExecution> {
       }
     };
     const accept = (stream: StreamName, chunk: Buffer): void => {
-      if (ending) return;
+      if (ended) return;
       if (chunk.length > budget) {
         keep(stream, chunk.subarray(0, budget));
         budget = 0;
@@ -88,28 +102,58 @@ export function runExecution(input: ExecutionInput): Promise<RawExecution> {
     const out = new MarkerStream(token, (chunk) => accept('stdout', chunk));
     const err = new MarkerStream(token, (chunk) => accept('stderr', chunk));
 
-    const end = (reason: EndReason, report?: ExitReport, cliExitCode?: number): void => {
+    const end = (reason: EndReason, ending: Ending = {}): void => {
       clearTimeout(timer);
       input.signal?.removeEventListener('abort', onAbort);
       loader.stdout.off('data', onStdout);
       loader.stderr.off('data', onStderr);
-      const texts = report !== undefined ? output.close() : withoutCliError(output.close());
-      resolve({ ...texts, report, cliExitCode, reason, truncated, durationMs: performance.now() - started });
+      const texts = ending.report !== undefined ? output.close() : withoutCliError(output.close());
+      resolve({
+        ...texts,
+        report: ending.report,
+        cliExitCode: ending.cliExitCode,
+        collected: ending.collected,
+        collectProblem: ending.collectProblem,
+        reason,
+        truncated,
+        durationMs: performance.now() - started,
+      });
     };
     /** The host ends the run: stop reading now, settle once the container is gone (bounded). */
-    const stopThenEnd = (reason: Exclude<EndReason, 'exit'>): void => {
-      if (ending) return;
-      ending = true;
+    const stopThenEnd = (reason: EndReason, ending?: Ending): void => {
+      if (ended) return;
+      ended = true;
       loader.stdout.off('data', onStdout);
       loader.stderr.off('data', onStderr);
       clearTimeout(timer);
-      void Promise.race([input.kill(), delay(KILL_GRACE_MS)]).then(() => end(reason));
+      void Promise.race([input.kill(), delay(KILL_GRACE_MS)]).then(() => end(reason, ending));
     };
+    /** Once both markers are in: the verdict, after the collected files (if any) have arrived. */
     const checkMarkers = (): void => {
       const trailer = out.trailer;
-      if (ending || trailer === undefined || err.trailer === undefined) return;
-      ending = true;
-      end('exit', parseExitReport(trailer));
+      if (ended || trailer === undefined || err.trailer === undefined) return;
+      const report = parseExitReport(trailer);
+      const announced = report?.collectedBytes ?? 0;
+      if (announced === 0) {
+        ended = true;
+        return end('exit', { report });
+      }
+      if (announced > input.maxCollectedBytes) {
+        return stopThenEnd('exit', { report, collectProblem: `the container announced ${announced} bytes of files, more than the cap allows` });
+      }
+      if (out.tailLength >= announced) {
+        ended = true;
+        return end('exit', { report, collected: out.tail().subarray(0, announced) });
+      }
+      if (!collecting) {
+        // The program is over: its time limit no longer applies, the transfer's does.
+        collecting = true;
+        clearTimeout(timer);
+        timer = setTimeout(
+          () => stopThenEnd('exit', { report, collectProblem: `the files took longer than ${COLLECT_TIMEOUT_MS} ms to arrive` }),
+          COLLECT_TIMEOUT_MS,
+        );
+      }
     };
     const onStdout = (chunk: Buffer): void => {
       out.push(chunk);
@@ -125,22 +169,25 @@ export function runExecution(input: ExecutionInput): Promise<RawExecution> {
     loader.stderr.on('data', onStderr);
     loader.stdout.resume();
     loader.stderr.resume();
-    // The loader ended without both markers: it was killed (or its container was).
+    // The loader ended without both markers (it was killed, or its container was), or before
+    // all the collected files it announced had arrived.
     void Promise.all([loader.exited, settled(loader.stdout), settled(loader.stderr)]).then(([exit]) => {
-      if (ending) return;
+      if (ended) return;
       out.flush(); // what was held back as a possible marker start was output after all
       err.flush();
-      if (ending) return; // the flush reached the output cap
-      ending = true;
+      if (ended) return; // the flush reached the output cap
+      ended = true;
       const trailer = out.trailer;
-      end('exit', trailer === undefined ? undefined : parseExitReport(trailer), exit.exitCode);
+      const report = trailer === undefined ? undefined : parseExitReport(trailer);
+      const collectProblem = collecting ? 'the container stopped before all the files had arrived' : undefined;
+      end('exit', { report, cliExitCode: exit.exitCode, collectProblem });
     });
     void input.died.then(() => {
-      if (ending) return;
+      if (ended || collecting) return; // while files arrive, the CLI's end (above) decides
       out.flush();
       err.flush();
-      if (ending) return;
-      ending = true;
+      if (ended) return;
+      ended = true;
       end('died');
     });
 

@@ -17,8 +17,8 @@ export const READY_LINE = '\x1edps-ready\n';
 
 /**
  * Prefix of the exit markers: `${MARKER_PREFIX}${nonce}` then `\n` on stderr, and
- * `:<exit status>:<signal or 0>:<OOM kills, -1 without a cgroup view>:<CPU ms>:<peak RSS KiB>\n`
- * on stdout.
+ * `:<exit status>:<signal or 0>:<OOM kills, -1 without a cgroup view>:<CPU ms>:<peak RSS KiB>:<collected bytes>\n`
+ * on stdout, followed there by that many bytes of collected files (see collected-files.ts).
  */
 export const MARKER_PREFIX = '\x1edps-exit:';
 
@@ -40,6 +40,19 @@ export interface RunInputs {
   stdin: string | null;
   /** Directory (inside the container) whose tree is copied into the work dir before the program starts. */
   files: string | null;
+  /** What to bring back from the work dir after the program ends; null for nothing. */
+  collect: CollectRequest | null;
+}
+
+export interface CollectRequest {
+  /** Paths or globs relative to the work dir; a directory brings its tree. */
+  patterns: readonly string[];
+  /** Total bytes of file contents to send; files that do not fit are listed as skipped. */
+  maxBytes: number;
+  /** Most files to send, and most skipped entries to list one by one. */
+  maxFiles: number;
+  /** Longest file list (the section's first line) the host accepts. */
+  maxHeaderBytes: number;
 }
 
 /** What the host sends to start the run: the marker nonce, the code file, the inputs file or '-'. */
@@ -58,11 +71,13 @@ export interface ExitReport {
   cpuMs: number;
   /** Largest resident set of the program (or of a child it waited for), in bytes. */
   peakMemoryBytes: number;
+  /** Length of the collected-files section that follows the stdout marker's line (0: none). */
+  collectedBytes: number;
 }
 
-/** Parses the stdout marker's trailer (`:status:signal:oom`). */
+/** Parses the stdout marker's trailer (`:status:signal:oom:cpu:rss:collected`). */
 export function parseExitReport(trailer: string): ExitReport | undefined {
-  const match = /^:(\d+):(\d+):(-?\d+):(\d+):(\d+)$/.exec(trailer);
+  const match = /^:(\d+):(\d+):(-?\d+):(\d+):(\d+):(\d+)$/.exec(trailer);
   if (match === null) return undefined;
   return {
     exitCode: Number(match[1]),
@@ -70,6 +85,7 @@ export function parseExitReport(trailer: string): ExitReport | undefined {
     oomKills: Number(match[3]),
     cpuMs: Number(match[4]),
     peakMemoryBytes: Number(match[5]) * 1024,
+    collectedBytes: Number(match[6]),
   };
 }
 
@@ -107,12 +123,14 @@ def _dps_exit_status(exc):
         pass
     return 1
 
-def _dps_run_program(path, inputs_path):
-    inputs = {}
-    if inputs_path != '-':
-        import json
-        with open(inputs_path, 'rb') as handle:
-            inputs = json.load(handle)
+def _dps_read_inputs(inputs_path):
+    if inputs_path == '-':
+        return {}
+    import json
+    with open(inputs_path, 'rb') as handle:
+        return json.load(handle)
+
+def _dps_run_program(path, inputs):
     if inputs.get('files'):
         import shutil
         shutil.copytree(inputs['files'], os.getcwd(), dirs_exist_ok=True)
@@ -177,25 +195,167 @@ def _dps_run_program(path, inputs_path):
 def _dps_cpu_ms(usage):
     return int((usage.ru_utime + usage.ru_stime) * 1000)
 
-def _dps_report(nonce, code, signal, oom_kills, cpu_ms, max_rss_kib):
+def _dps_pattern_matches(parts, segments):
+    # Glob rules, by path segment: * ? [..] within a name, ** for any number of directories;
+    # a wildcard does not match a name starting with '.' (name it: '.cache/**').
+    import fnmatch
+    memo = {}
+    def match(i, j):
+        key = (i, j)
+        if key not in memo:
+            if j == len(segments):
+                memo[key] = i == len(parts)
+            elif segments[j] == '**':
+                memo[key] = match(i, j + 1) or (i < len(parts) and not parts[i].startswith('.') and match(i + 1, j))
+            else:
+                name, segment = parts[i] if i < len(parts) else None, segments[j]
+                memo[key] = (
+                    name is not None
+                    and (segment.startswith('.') or not name.startswith('.'))
+                    and fnmatch.fnmatchcase(name, segment)
+                    and match(i + 1, j + 1)
+                )
+        return memo[key]
+    return match(0, 0)
+
+def _dps_collect_plan(request, workdir):
+    # Which files of the work dir go back: what the patterns match (a directory brings its
+    # tree), in path order, while they fit under the caps; the rest are listed with the reason.
+    # The work dir is walked without following symbolic links, so nothing outside it is looked
+    # at. Nothing else runs now (see _dps_stop_leftovers): sizes hold until the files are sent.
+    import stat
+    max_bytes, max_files = request['maxBytes'], request['maxFiles']
+    patterns = [pattern.split('/') for pattern in request['patterns']]
+    budget = 100 * max_files  # entries looked at, at most
+    found, skipped, included_dirs = {}, [], set()
+    for root, dirs, names in os.walk(workdir):
+        dirs.sort()
+        rel_root = os.path.relpath(root, workdir)
+        for name in sorted(dirs + names):
+            budget -= 1
+            if budget < 0:
+                break
+            rel = name if rel_root == '.' else rel_root + '/' + name
+            parts = rel.split('/')
+            if rel_root not in included_dirs and not any(_dps_pattern_matches(parts, p) for p in patterns):
+                continue
+            try:
+                info = os.lstat(os.path.join(root, name))
+            except OSError:
+                continue
+            if stat.S_ISDIR(info.st_mode):
+                included_dirs.add(rel)
+            elif stat.S_ISLNK(info.st_mode):
+                found[rel] = 'is a symbolic link (not followed)'
+            elif stat.S_ISREG(info.st_mode):
+                found[rel] = info.st_size
+            else:
+                found[rel] = 'is not a regular file'
+        if budget < 0:
+            skipped.append(['*', 'the work dir has more than %d entries; the rest were not looked at' % (100 * max_files)])
+            break
+    files, total = [], 0
+    for path in sorted(found):
+        size = found[path]
+        if isinstance(size, str):
+            skipped.append([path, size])
+        elif len(files) >= max_files:
+            skipped.append([path, 'more than %d files were collected' % max_files])
+        elif total + size > max_bytes:
+            skipped.append([path, '%d bytes would exceed maxCollectBytes (%d bytes; %d already collected)' % (size, max_bytes, total)])
+        else:
+            files.append([path, size])
+            total += size
+    return files, skipped[:max_files]
+
+def _dps_send_collected(files, header):
+    _dps_write_all(1, header)
+    for path, size in files:
+        left = size
+        try:
+            fd = os.open(os.path.join(_dps_workdir, path), os.O_RDONLY | os.O_NOFOLLOW)
+            try:
+                while left > 0:
+                    chunk = os.read(fd, min(left, 1 << 20))
+                    if not chunk:
+                        break
+                    _dps_write_all(1, chunk)
+                    left -= len(chunk)
+            finally:
+                os.close(fd)
+        except OSError:
+            pass
+        if left > 0:
+            _dps_write_all(1, bytes(left))  # keeps the section's length as announced
+
+def _dps_stop_leftovers():
+    # Processes the program left behind (daemons) could still write files or output: stop them
+    # all (every process of this user in the container but this one) before collecting.
+    import signal
+    try:
+        os.kill(-1, signal.SIGKILL)
+    except OSError:
+        pass
+
+def _dps_report(nonce, code, signal, oom_kills, cpu_ms, max_rss_kib, inputs):
+    request = inputs.get('collect')
+    files, header = [], b''
+    if request:
+        import json
+        _dps_stop_leftovers()
+        try:
+            files, skipped = _dps_collect_plan(request, _dps_workdir)
+        except BaseException as exc:
+            files, skipped = [], [[pattern, 'could not be collected: %r' % exc] for pattern in request['patterns']]
+        header = (json.dumps({'files': files, 'skipped': skipped}) + '\n').encode()
+        if len(header) > request['maxHeaderBytes']:
+            skipped = [['*', 'too many files were skipped to list them']]
+            header = (json.dumps({'files': files, 'skipped': skipped}) + '\n').encode()
+        if len(header) > request['maxHeaderBytes']:
+            files = []
+            skipped = [[pattern, 'could not be collected: the file names are too long to list'] for pattern in request['patterns']]
+            header = (json.dumps({'files': files, 'skipped': skipped}) + '\n').encode()
+    collected = len(header) + sum(size for _, size in files)
     marker = ('\x1edps-exit:' + nonce).encode()
     _dps_write_all(2, marker + b'\n')
-    _dps_write_all(1, marker + (':%d:%d:%d:%d:%d\n' % (code, signal, oom_kills, cpu_ms, max_rss_kib)).encode())
+    _dps_write_all(1, marker + (':%d:%d:%d:%d:%d:%d\n' % (code, signal, oom_kills, cpu_ms, max_rss_kib, collected)).encode())
+    if request:
+        _dps_send_collected(files, header)
 
-def _dps_main(mode):
+_dps_workdir = os.getcwd()
+
+def _dps_warm_up(preload):
+    # The image's own warm-up (e.g. a prepared matplotlib cache), then the modules the Sandbox
+    # asked for, so that programs find them imported.
+    hook = '/etc/docker-python-sandbox/warmup.py'
+    if os.path.isfile(hook):
+        with open(hook, 'rb') as source:
+            exec(compile(source.read(), hook, 'exec'), {'__name__': '__dps_warmup__', '__file__': hook})
+    import importlib
+    for name in preload:
+        try:
+            importlib.import_module(name)
+        except BaseException as exc:
+            sys.stderr.write('preload: cannot import %s (%s: %s); install it in the image or take it out of preload\n' % (name, type(exc).__name__, exc))
+            sys.stderr.flush()
+            os._exit(1)
+
+def _dps_main(mode, preload):
+    _dps_warm_up(preload)
     _dps_write_all(1, b'\x1edps-ready\n')
     line = sys.stdin.buffer.readline()
     if not line:
         os._exit(0)
     nonce, path, inputs_path = line.decode().split()
+    inputs = _dps_read_inputs(inputs_path)
     if mode == 'inline':
         # gVisor: a fork costs ~30 ms there, and a sandbox killed at its limit dies as a whole
         # (the host learns of it from the engine), so the program runs in this very process.
         import resource
         before = _dps_cpu_ms(resource.getrusage(resource.RUSAGE_SELF))
-        status = _dps_run_program(path, inputs_path)
+        status = _dps_run_program(path, inputs)
         usage = resource.getrusage(resource.RUSAGE_SELF)
-        _dps_report(nonce, status, 0, -1, _dps_cpu_ms(usage) - before, usage.ru_maxrss)
+        _dps_report(nonce, status, 0, -1, _dps_cpu_ms(usage) - before, usage.ru_maxrss, inputs)
         os._exit(status)
     pid = os.fork()
     if pid == 0:
@@ -205,7 +365,7 @@ def _dps_main(mode):
                 adj.write('1000')
         except OSError:
             pass
-        os._exit(_dps_run_program(path, inputs_path))
+        os._exit(_dps_run_program(path, inputs))
     while True:
         try:
             _, status, usage = os.wait4(pid, 0)
@@ -218,8 +378,8 @@ def _dps_main(mode):
     else:
         signal = 0
         code = os.WEXITSTATUS(status)
-    _dps_report(nonce, code, signal, _dps_oom_kills(), _dps_cpu_ms(usage), usage.ru_maxrss)
+    _dps_report(nonce, code, signal, _dps_oom_kills(), _dps_cpu_ms(usage), usage.ru_maxrss, inputs)
     os._exit(0)
 
-_dps_main(sys.argv[1] if len(sys.argv) > 1 else 'fork')
+_dps_main(sys.argv[1] if len(sys.argv) > 1 else 'fork', sys.argv[2:])
 `;

@@ -1,13 +1,19 @@
 /**
- * Splits one output stream of the loader into the program's bytes and the in-band exit marker.
- * Bytes that might be the start of a marker split across chunks are held back until the next
- * chunk tells; everything before the marker is handed on as it arrives.
+ * Splits one output stream of the loader into the program's bytes, the in-band exit marker and
+ * what follows the marker's line (the collected files, on stdout). Bytes that might be the start
+ * of a marker split across chunks are held back until the next chunk tells; everything before the
+ * marker is handed on as it arrives.
  */
 export class MarkerStream {
   readonly #token: Buffer;
   readonly #onData: (chunk: Buffer) => void;
   #held: Buffer = Buffer.alloc(0);
+  /** Bytes after the token, until the trailer's newline arrives. */
   #afterToken: Buffer | undefined;
+  #trailer: string | undefined;
+  /** Bytes after the trailer's line, kept as they came (megabytes of files must not be re-copied per chunk). */
+  readonly #tail: Buffer[] = [];
+  #tailLength = 0;
 
   constructor(token: string, onData: (chunk: Buffer) => void) {
     this.#token = Buffer.from(token);
@@ -21,14 +27,27 @@ export class MarkerStream {
 
   /** The marker's trailing line (what followed the token up to the newline), once complete. */
   get trailer(): string | undefined {
-    if (this.#afterToken === undefined) return undefined;
-    const end = this.#afterToken.indexOf(0x0a);
-    return end === -1 ? undefined : this.#afterToken.subarray(0, end).toString();
+    return this.#trailer;
+  }
+
+  /** How many bytes arrived after the trailer's line. */
+  get tailLength(): number {
+    return this.#tailLength;
+  }
+
+  /** The bytes that arrived after the trailer's line. */
+  tail(): Buffer {
+    return Buffer.concat(this.#tail, this.#tailLength);
   }
 
   push(chunk: Buffer): void {
+    if (this.#trailer !== undefined) {
+      this.#tail.push(chunk);
+      this.#tailLength += chunk.length;
+      return;
+    }
     if (this.#afterToken !== undefined) {
-      this.#afterToken = Buffer.concat([this.#afterToken, chunk]);
+      this.#takeAfterToken(Buffer.concat([this.#afterToken, chunk]));
       return;
     }
     const data = this.#held.length === 0 ? chunk : Buffer.concat([this.#held, chunk]);
@@ -36,12 +55,23 @@ export class MarkerStream {
     if (at !== -1) {
       this.#held = Buffer.alloc(0);
       if (at > 0) this.#onData(data.subarray(0, at));
-      this.#afterToken = data.subarray(at + this.#token.length);
+      this.#takeAfterToken(data.subarray(at + this.#token.length));
       return;
     }
     const keep = partialTokenAtEnd(data, this.#token);
     this.#held = keep === 0 ? Buffer.alloc(0) : Buffer.from(data.subarray(data.length - keep));
     if (data.length - keep > 0) this.#onData(data.subarray(0, data.length - keep));
+  }
+
+  #takeAfterToken(data: Buffer): void {
+    const end = data.indexOf(0x0a);
+    if (end === -1) {
+      this.#afterToken = data;
+      return;
+    }
+    this.#afterToken = data.subarray(0, end);
+    this.#trailer = data.subarray(0, end).toString();
+    if (end + 1 < data.length) this.push(data.subarray(end + 1));
   }
 
   /** The stream ended without a marker: what was held back was program output after all. */

@@ -13,6 +13,7 @@ import type { AttachedProcess } from '../docker/cli.js';
 import { INPUT_DIR, type ContainerLimits } from '../docker/container-args.js';
 import type { DockerEngine } from '../docker/engine.js';
 import { ContainerStartError } from '../errors.js';
+import { MAX_COLLECT_HEADER_BYTES, notCollected, parseCollectedFiles, type CollectedFiles, type SkippedFile } from './collected-files.js';
 import { delay } from './delay.js';
 import { runExecution, type EndReason } from './execution.js';
 import { LOADER_SOURCE, loaderMode, READY_LINE, type RunInputs } from './loader-source.js';
@@ -23,6 +24,8 @@ export interface ContainerSettings {
   labels: Readonly<Record<string, string>>;
   /** How long a new container may take to say it is ready. */
   startTimeoutMs: number;
+  /** Modules the loader imports before it says it is ready. */
+  preload: readonly string[];
 }
 
 export interface ExecuteOptions {
@@ -36,6 +39,8 @@ export interface ExecuteOptions {
   files?: ReadonlyMap<string, Buffer>;
   argv?: readonly string[];
   env?: Readonly<Record<string, string>>;
+  /** Paths or globs of the work dir to bring back after the program ends, up to maxBytes in all. */
+  collect?: { patterns: readonly string[]; maxBytes: number };
   onStdout?: ((chunk: string) => void) | undefined;
   onStderr?: ((chunk: string) => void) | undefined;
   /** Aborting kills the container; the execution then ends with reason 'aborted'. */
@@ -58,6 +63,10 @@ export interface Execution {
   durationMs: number;
   /** Measured inside the container when the loader could report; null when the program was killed. */
   usage: { cpuMs: number; peakMemoryBytes: number } | null;
+  /** What `collect` brought back, by path relative to the work dir. */
+  files: Record<string, Buffer>;
+  /** What `collect` matched but did not bring back, and why. */
+  skippedFiles: SkippedFile[];
 }
 
 const CODE_FILE = 'main.py';
@@ -69,6 +78,8 @@ const DEATH_SETTLE_MS = 1_500;
 const SIGKILL = 9;
 /** How long after a container's death its OOM event may still arrive. */
 const OOM_AFTER_DEATH_MS = 500;
+/** Most files one run brings back (and most skipped ones listed one by one). */
+const MAX_COLLECTED_FILES = 1_000;
 
 export class WarmContainer {
   readonly name: string;
@@ -109,7 +120,7 @@ export class WarmContainer {
         labels: settings.labels,
         limits: settings.limits,
         inputDir: dir.path,
-        command: ['python3', '-c', LOADER_SOURCE, loaderMode(settings.limits.runtime)],
+        command: ['python3', '-c', LOADER_SOURCE, loaderMode(settings.limits.runtime), ...settings.preload],
       });
       const failure = await waitForReady(loader, settings.startTimeoutMs);
       if (failure !== undefined) throw engine.startFailure(settings.image, loader.command, failure.exitCode, failure.stderr);
@@ -169,18 +180,23 @@ export class WarmContainer {
       onStderr: options.onStderr,
       timeoutMs: options.timeoutMs,
       maxOutputBytes: options.maxOutputBytes,
+      maxCollectedBytes: options.collect === undefined ? 0 : options.collect.maxBytes + MAX_COLLECT_HEADER_BYTES,
       signal: options.signal,
       died: this.#died,
       kill: () => this.kill(),
     });
-    const { report, cliExitCode, ...texts } = raw;
+    const { report, cliExitCode, collected, collectProblem, ...texts } = raw;
+    const patterns = options.collect?.patterns ?? [];
     if (report !== undefined) {
       this.#reported = true;
       // An OOM kill somewhere in the container counts when the program itself died of SIGKILL.
       const oomKilled = report.oomKills > 0 && report.signal === SIGKILL;
       const usage = { cpuMs: report.cpuMs, peakMemoryBytes: report.peakMemoryBytes };
-      return { ...texts, exitCode: report.exitCode, signal: report.signal || null, oomKilled, usage };
+      const files = collectedFiles(options.collect, collected, collectProblem);
+      return { ...texts, exitCode: report.exitCode, signal: report.signal || null, oomKilled, usage, ...files };
     }
+    // The program did not end on its own: its container is gone, and its files with it.
+    const lost = patterns.length === 0 ? { files: {}, skippedFiles: [] } : notCollected(patterns, `not collected: ${lostBecause(raw.reason)}`);
     if (raw.reason === 'exit' || raw.reason === 'died') {
       // The loader died without a report: its container was killed (gVisor ends a whole sandbox at
       // its memory limit). The engine's events say whether the OOM killer did it.
@@ -193,9 +209,9 @@ export class WarmContainer {
       const oomKilled = this.#oomEvent;
       const exitCode = oomKilled ? 128 + SIGKILL : (cliExitCode ?? exit?.exitCode ?? null);
       const signal = exitCode !== null && exitCode > 128 ? exitCode - 128 : null;
-      return { ...texts, exitCode, signal, oomKilled, usage: null };
+      return { ...texts, exitCode, signal, oomKilled, usage: null, ...lost };
     }
-    return { ...texts, exitCode: null, signal: null, oomKilled: false, usage: null };
+    return { ...texts, exitCode: null, signal: null, oomKilled: false, usage: null, ...lost };
   }
 
   /**
@@ -206,7 +222,8 @@ export class WarmContainer {
     const argv = options.argv ?? [];
     const env = options.env ?? {};
     const files = options.files ?? new Map<string, Buffer>();
-    if (options.stdin === undefined && argv.length === 0 && Object.keys(env).length === 0 && files.size === 0) return undefined;
+    const collect = options.collect;
+    if (options.stdin === undefined && argv.length === 0 && Object.keys(env).length === 0 && files.size === 0 && collect === undefined) return undefined;
     if (options.stdin !== undefined) await writeFile(join(this.#dir.path, STDIN_FILE), options.stdin, { mode: 0o644 });
     for (const [path, content] of files) {
       const target = join(this.#dir.path, FILES_DIR, path);
@@ -218,6 +235,7 @@ export class WarmContainer {
       env,
       stdin: options.stdin === undefined ? null : `${INPUT_DIR}/${STDIN_FILE}`,
       files: files.size === 0 ? null : `${INPUT_DIR}/${FILES_DIR}`,
+      collect: collect === undefined ? null : { ...collect, maxFiles: MAX_COLLECTED_FILES, maxHeaderBytes: MAX_COLLECT_HEADER_BYTES },
     };
     await writeFile(join(this.#dir.path, INPUTS_FILE), JSON.stringify(inputs), { mode: 0o644 });
     return `${INPUT_DIR}/${INPUTS_FILE}`;
@@ -245,7 +263,25 @@ export class WarmContainer {
   }
 }
 
+/** What a run that reported brought back: the parsed section, or every pattern listed as not collected. */
+function collectedFiles(request: ExecuteOptions['collect'], section: Buffer | undefined, problem: string | undefined): CollectedFiles {
+  if (request === undefined) return { files: {}, skippedFiles: [] };
+  if (section === undefined) return notCollected(request.patterns, `could not be collected: ${problem ?? 'nothing arrived'}`);
+  return parseCollectedFiles(section, request.maxBytes, request.patterns);
+}
 
+function lostBecause(reason: EndReason): string {
+  switch (reason) {
+    case 'timeout':
+      return 'the program was stopped at its time limit';
+    case 'output_limit':
+      return 'the program was stopped at the output cap';
+    case 'aborted':
+      return 'the run was aborted';
+    default:
+      return 'the program was killed with its container';
+  }
+}
 /**
  * Resolves once the loader prints its ready line (with undefined), or with the CLI's exit code
  * and stderr if it exits first; rejects if it takes too long.

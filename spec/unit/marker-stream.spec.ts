@@ -52,3 +52,14 @@ test('another nonce does not end the stream', () => {
   assert.equal(fed.stream.markerSeen, false);
   assert.equal(fed.data, '\x1edps-exit:zzz:0\nmore');
 });
+
+test('bytes after the trailer line are kept apart as the tail, whatever the chunking', () => {
+  const whole = `out${TOKEN}:0:5\n{"files":[]}\n\x00\x01binary`;
+  for (let cut = 1; cut < whole.length; cut++) {
+    const { data, stream } = feed([whole.slice(0, cut), whole.slice(cut)]);
+    assert.equal(data, 'out', `cut at ${cut}`);
+    assert.equal(stream.trailer, ':0:5', `cut at ${cut}`);
+    assert.equal(stream.tail().toString(), '{"files":[]}\n\x00\x01binary', `cut at ${cut}`);
+    assert.equal(stream.tailLength, stream.tail().length);
+  }
+});
