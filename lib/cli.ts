@@ -4,9 +4,10 @@
  * The program's output goes to this process's stdout and stderr and its exit code becomes ours
  * (124 on timeout, 125 when the sandbox itself failed, 2 for a usage error or a bad option).
  */
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname, resolve, sep } from 'node:path';
 import { parseArgs } from 'node:util';
-import { SandboxError, SandboxOptionsError } from './errors.js';
+import { RunParamsError, SandboxError, SandboxOptionsError } from './errors.js';
 import { Sandbox } from './sandbox.js';
 import type { RunResult } from './result.js';
 
@@ -27,7 +28,14 @@ Options:
   --runtime <name>  OCI runtime, e.g. runsc for gVisor (default: the engine's)
   --stdin <file>    feed this file to the program's stdin (default: empty)
   --arg <value>     an argument for the program (sys.argv[1:]); repeat for more
+  --env <NAME=VAL>  an environment variable for the program; repeat for more
+  --file <PATH=LOCAL>
+                    put the local file LOCAL at PATH in the program's work dir; repeat for more
+  --collect <glob>  bring back work-dir files matching this path or glob after the run
+                    (e.g. '*.png', 'out/**'); repeat for more; needs --out (or --json)
+  --out <dir>       write the collected files here, under their work-dir paths
   --json            print the whole result as JSON instead of the program's output
+                    (collected files as base64 under "files")
   -h, --help        show this help
 `;
 
@@ -46,6 +54,10 @@ async function main(argv: readonly string[]): Promise<number> {
         runtime: { type: 'string' },
         stdin: { type: 'string' },
         arg: { type: 'string', multiple: true },
+        env: { type: 'string', multiple: true },
+        file: { type: 'string', multiple: true },
+        collect: { type: 'string', multiple: true },
+        out: { type: 'string' },
         json: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -66,6 +78,12 @@ async function main(argv: readonly string[]): Promise<number> {
   const code = file === '-' ? await readStdin() : await readCode(file);
   if (file === '-' && values.stdin === '-') throw new UsageError('the program and --stdin cannot both come from standard input');
   const stdin = values.stdin === undefined ? undefined : values.stdin === '-' ? Buffer.from(await readStdin()) : await readInput(values.stdin);
+  const env = Object.fromEntries((values.env ?? []).map((pair) => splitPair('--env', pair, 'NAME=VALUE')));
+  const files: Record<string, Buffer> = {};
+  for (const [path, local] of (values.file ?? []).map((pair) => splitPair('--file', pair, 'PATH=LOCAL'))) files[path] = await readInput(local);
+  const collect = values.collect ?? [];
+  if (collect.length > 0 && values.out === undefined && !values.json) throw new UsageError('--collect needs --out <dir> to write the files to (or --json to print them)');
+  if (values.out !== undefined && collect.length === 0) throw new UsageError('--out needs at least one --collect <glob> saying which files to bring back');
   const sandbox = new Sandbox({
     poolSize: 1,
     ...(values.timeout !== undefined && { timeoutMs: toNumber('--timeout', values.timeout) }),
@@ -75,8 +93,9 @@ async function main(argv: readonly string[]): Promise<number> {
   });
   try {
     await sandbox.initialize();
-    const result = await sandbox.run({ code, stdin, argv: values.arg ?? [] });
-    if (values.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+    const result = await sandbox.run({ code, stdin, argv: values.arg ?? [], env, files, collect });
+    if (values.out !== undefined) await writeCollected(values.out, result.files);
+    if (values.json) process.stdout.write(`${JSON.stringify(asJson(result), null, 2)}\n`);
     else await writeOutput(result, sandbox.options.timeoutMs);
     return exitCodeOf(result);
   } finally {
@@ -95,6 +114,29 @@ async function writeOutput(result: RunResult, timeoutMs: number): Promise<void> 
   else if (result.oomKilled) process.stderr.write('docker-python-sandbox: the program was killed at its memory limit (out of memory)\n');
   else if (result.truncated) process.stderr.write('docker-python-sandbox: the program was stopped at the output limit\n');
   else if (result.signal !== null) process.stderr.write(`docker-python-sandbox: the program was killed by ${result.signal}\n`);
+  for (const skipped of result.skippedFiles) process.stderr.write(`docker-python-sandbox: not collected: ${skipped.path}: ${skipped.reason}\n`);
+}
+
+/** Collected files as base64, so that the JSON stays text. */
+function asJson(result: RunResult): Omit<RunResult, 'files'> & { files: Record<string, string> } {
+  return { ...result, files: Object.fromEntries(Object.entries(result.files).map(([path, content]) => [path, content.toString('base64')])) };
+}
+
+/** Writes each collected file under dir; the names were checked to be plain relative paths, and are again here. */
+async function writeCollected(dir: string, files: Record<string, Buffer>): Promise<void> {
+  const root = resolve(dir);
+  for (const [path, content] of Object.entries(files)) {
+    const target = resolve(root, path);
+    if (!target.startsWith(root + sep)) throw new Error(`refusing to write ${path} outside ${root}`);
+    await mkdir(dirname(target), { recursive: true });
+    await writeFile(target, content);
+  }
+}
+
+function splitPair(flag: string, pair: string, shape: string): [string, string] {
+  const at = pair.indexOf('=');
+  if (at <= 0) throw new UsageError(`${flag} expects ${shape}, got "${pair}"`);
+  return [pair.slice(0, at), pair.slice(at + 1)];
 }
 
 function write(stream: NodeJS.WriteStream, text: string): Promise<void> {
@@ -134,7 +176,7 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (error: unknown) => {
-    if (error instanceof UsageError || error instanceof SandboxOptionsError) {
+    if (error instanceof UsageError || error instanceof SandboxOptionsError || error instanceof RunParamsError) {
       process.stderr.write(`docker-python-sandbox: ${error.message}\n\n${USAGE}`);
       process.exitCode = EXIT_USAGE;
       return;

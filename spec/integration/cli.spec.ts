@@ -3,6 +3,9 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import { labelledContainers } from '../helpers/engine.js';
@@ -89,4 +92,51 @@ test('usage errors and bad options exit 2 and show the usage', async () => {
   const unreadable = await cli(['run', '/nonexistent/program.py']);
   assert.equal(unreadable.code, 2);
   assert.match(unreadable.stderr, /cannot read \/nonexistent\/program\.py/);
+});
+
+test('--file puts local files in the work dir; --collect with --out writes what the program made', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'dps-cli-spec-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  await writeFile(join(dir, 'numbers.txt'), '3\n4\n5\n');
+  const out = join(dir, 'results');
+  const outcome = await cli(
+    ['run', '-', '--file', `data/numbers.txt=${join(dir, 'numbers.txt')}`, '--env', 'SCALE=10', '--collect', 'out/**', '--collect', 'big.bin', '--out', out],
+    {
+      input: [
+        'import os',
+        "numbers = [int(line) for line in open('data/numbers.txt')]",
+        "os.makedirs('out/deep', exist_ok=True)",
+        "open('out/sum.txt', 'w').write(str(sum(numbers) * int(os.environ['SCALE'])))",
+        "open('out/deep/count.txt', 'w').write(str(len(numbers)))",
+        "open('big.bin', 'wb').write(b'x' * 11 * 1024 * 1024)",
+      ].join('\n'),
+    },
+  );
+  assert.equal(outcome.code, 0, outcome.stderr);
+  assert.equal(await readFile(join(out, 'out/sum.txt'), 'utf8'), '120');
+  assert.equal(await readFile(join(out, 'out/deep/count.txt'), 'utf8'), '3');
+  assert.deepEqual((await readdir(out)).sort(), ['out']);
+  assert.match(outcome.stderr, /not collected: big\.bin: 11534336 bytes would exceed maxCollectBytes/);
+});
+
+test('--json prints collected files as base64', async () => {
+  const outcome = await cli(['run', '-', '--json', '--collect', '*.txt'], { input: "open('a.txt', 'w').write('hello')" });
+  assert.equal(outcome.code, 0, outcome.stderr);
+  const result = JSON.parse(outcome.stdout);
+  assert.deepEqual(result.files, { 'a.txt': Buffer.from('hello').toString('base64') });
+  assert.deepEqual(result.skippedFiles, []);
+});
+
+test('--collect without --out, --file escaping the work dir or without "=", exit 2 and leave no container', async () => {
+  const before = await labelledContainers();
+  const noOut = await cli(['run', FIXTURE, '--collect', '*.png']);
+  assert.equal(noOut.code, 2);
+  assert.match(noOut.stderr, /--collect needs --out <dir>/);
+  const escaping = await cli(['run', FIXTURE, '--file', `../x=${FIXTURE}`]);
+  assert.equal(escaping.code, 2);
+  assert.match(escaping.stderr, /files\.\.\.\/x: must stay inside the work dir/);
+  const noEquals = await cli(['run', FIXTURE, '--file', FIXTURE]);
+  assert.equal(noEquals.code, 2);
+  assert.match(noEquals.stderr, /--file expects PATH=LOCAL/);
+  assert.deepEqual(await labelledContainers(), before);
 });
