@@ -12,3 +12,10 @@ for example in examples/*.py; do
   node dist/cli.js run "$example" --timeout 2000 || status=$?
   echo "--- exit code $status"
 done
+
+# The data flavour: numpy, pandas and matplotlib; the chart comes back through --collect.
+echo
+echo "=== docker-python-sandbox run examples/scientific/plot.py --image docker-python-sandbox:scientific --memory 256 --collect '*.png' --out demo-output"
+status=0
+node dist/cli.js run examples/scientific/plot.py --image docker-python-sandbox:scientific --memory 256 --collect '*.png' --out demo-output || status=$?
+echo "--- exit code $status; $(ls demo-output 2>/dev/null | tr '\n' ' ')in demo-output/"
