@@ -84,7 +84,7 @@ test('options that are not an object are refused', () => {
 
 test('run params: a string is the code; an object may set timeoutMs', () => {
   const defaults = parseSandboxOptions({ timeoutMs: 1234 });
-  const none = { files: new Map(), memoryLimitMb: 50, cpus: 1, stdin: undefined, argv: [], env: {}, onStdout: undefined, onStderr: undefined, signal: undefined };
+  const none = { files: new Map(), memoryLimitMb: 50, cpus: 1, stdin: undefined, argv: [], env: {}, collect: [], onStdout: undefined, onStderr: undefined, signal: undefined };
   assert.deepEqual(parseRunParams('print(1)', defaults), { code: 'print(1)', timeoutMs: 1234, ...none });
   assert.deepEqual(parseRunParams({ code: 'x', timeoutMs: 99 }, defaults), { code: 'x', timeoutMs: 99, ...none });
   const stdin = parseRunParams({ code: 'x', stdin: 'héllo', argv: ['-v'], env: { MODE: 'a' } }, defaults);
@@ -123,3 +123,11 @@ for (const [param, message] of badParams) {
     );
   });
 }
+
+test('maxCollectBytes and preload are validated; collect patterns must stay in the work dir', () => {
+  assert.throws(() => parseSandboxOptions({ maxCollectBytes: -1 }), /maxCollectBytes: must be a whole number from 0/);
+  assert.throws(() => parseSandboxOptions({ preload: 'numpy' }), /preload: must be an array of module names/);
+  assert.throws(() => parseRunParams({ code: '', collect: '*.png' }, parseSandboxOptions({})), /collect: must be an array of paths or globs/);
+  assert.throws(() => parseRunParams({ code: '', collect: ['/abs'] }, parseSandboxOptions({})), /collect\.0: must be relative to the work dir/);
+  assert.deepEqual(parseRunParams({ code: '', collect: ['*.png', 'out/**'] }, parseSandboxOptions({})).collect, ['*.png', 'out/**']);
+});
