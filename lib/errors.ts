@@ -13,7 +13,9 @@ export type SandboxErrorCode =
   | 'ERR_CONTAINER_START'
   | 'ERR_NOT_INITIALIZED'
   | 'ERR_ABORTED'
-  | 'ERR_SANDBOX_CLOSED';
+  | 'ERR_SANDBOX_CLOSED'
+  | 'ERR_QUEUE_FULL'
+  | 'ERR_QUEUE_TIMEOUT';
 
 export interface SandboxErrorDetails {
   cause?: unknown;
@@ -143,5 +145,32 @@ export class NotInitializedError extends SandboxError {
 export class SandboxClosedError extends SandboxError {
   constructor(message = 'The sandbox was cleaned up; create a new Sandbox to run more code.') {
     super('ERR_SANDBOX_CLOSED', message);
+  }
+}
+
+/** `maxQueue` runs were already waiting for a container: this one was refused at once. */
+export class QueueFullError extends SandboxError {
+  readonly maxQueue: number;
+  constructor(maxQueue: number) {
+    super(
+      'ERR_QUEUE_FULL',
+      `${maxQueue} runs are already waiting for a container (the Sandbox's maxQueue); try again later, or raise maxQueue or poolSize.`,
+    );
+    this.maxQueue = maxQueue;
+  }
+}
+
+/**
+ * A queued run waited `queueTimeoutMs` for a container and got none. When the pool was failing to
+ * make containers meanwhile, the run rejects with that failure instead (e.g. EngineUnavailableError).
+ */
+export class QueueTimeoutError extends SandboxError {
+  readonly queueTimeoutMs: number;
+  constructor(queueTimeoutMs: number) {
+    super(
+      'ERR_QUEUE_TIMEOUT',
+      `The run waited ${queueTimeoutMs} ms (the Sandbox's queueTimeoutMs) for a free container; raise queueTimeoutMs or poolSize, or send fewer runs at once.`,
+    );
+    this.queueTimeoutMs = queueTimeoutMs;
   }
 }

@@ -84,6 +84,14 @@ const sandboxOptionsShape = z
     maxFilesBytes: wholeNumber(0, 1024 * 1024 * 1024, ' (bytes)').default(10 * 1024 * 1024),
     /** Output cap, stdout and stderr together: at the cap the program is stopped. @default 1048576 */
     maxOutputBytes: wholeNumber(1_024, 1024 * 1024 * 1024, ' (bytes)').default(1024 * 1024),
+    /** Most runs waiting for a container; one more rejects at once with QueueFullError. @default no limit */
+    maxQueue: wholeNumber(0, 1_000_000).optional(),
+    /**
+     * Longest a run waits in the queue for a container; then it rejects with QueueTimeoutError, or
+     * with the reason containers cannot be made (e.g. EngineUnavailableError) while that is so.
+     * 0: wait forever. @default 60000
+     */
+    queueTimeoutMs: wholeNumber(0, DAY_MS, ' (milliseconds; 0 waits forever)').default(60_000),
     /** Total size of the files a run may bring back with `collect`; what is over it is listed in `skippedFiles`. @default 10485760 (10 MiB) */
     maxCollectBytes: wholeNumber(0, 1024 * 1024 * 1024, ' (bytes)').default(10 * 1024 * 1024),
     /**

@@ -6,14 +6,32 @@
 import { randomBytes } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import { settle, type Callback } from './callback.js';
-import { AbortError, NotInitializedError, SandboxClosedError } from './errors.js';
+import { AbortError, ContainerStartError, ImageNotFoundError, NotInitializedError, RuntimeNotFoundError, SandboxClosedError } from './errors.js';
 import { parseRunParams, parseSandboxOptions, type ResolvedSandboxOptions, type RunParams, type SandboxOptions } from './options.js';
 import { Pool, type PoolStats } from './pool/pool.js';
 import { toRunResult, type RunResult } from './result.js';
 import { ContainerFleet } from './runner/container-fleet.js';
-import type { WarmContainer } from './runner/warm-container.js';
+import { ContainerLostError, type WarmContainer } from './runner/warm-container.js';
 
 export type SandboxState = 'created' | 'initializing' | 'ready' | 'closed';
+
+/** What `stats()` says: containers by state, queued runs, and whether new containers can be made. */
+export interface SandboxStats extends Omit<PoolStats, 'lastError'> {
+  /** Why the last container could not be made, while `failing` (e.g. EngineUnavailableError); else null. */
+  lastError: Error | null;
+}
+
+/** Retries of a run whose container was found gone before the program started. */
+const MAX_LOST_CONTAINERS = 3;
+/** Container creation retries back off from this delay... */
+const RETRY_MIN_MS = 250;
+/** ...doubling up to this one: an engine coming back is noticed within seconds, and a down one is asked rarely. */
+const RETRY_MAX_MS = 5_000;
+
+/** Failures that retrying will not mend soon: waiting runs get them at once instead of waiting. */
+function isLasting(error: unknown): boolean {
+  return error instanceof ImageNotFoundError || error instanceof RuntimeNotFoundError || error instanceof ContainerStartError;
+}
 
 export class Sandbox implements AsyncDisposable {
   /** The validated options, with defaults filled in. */
@@ -76,9 +94,11 @@ export class Sandbox implements AsyncDisposable {
     await this.#pool?.whenQuiet();
   }
 
-  /** Counts of containers by state and of queued runs. */
-  stats(): PoolStats {
-    return this.#pool?.stats() ?? { size: this.options.poolSize, ready: 0, leased: 0, starting: 0, queued: 0 };
+  /** Containers by state, queued runs, and whether new containers can be made (`failing`, `lastError`). */
+  stats(): SandboxStats {
+    const stats = this.#pool?.stats();
+    if (stats === undefined) return { size: this.options.poolSize, ready: 0, busy: 0, starting: 0, queued: 0, failing: false, consecutiveFailures: 0, lastError: null };
+    return { ...stats, lastError: stats.lastError instanceof Error ? stats.lastError : null };
   }
 
   #initialize(): Promise<void> {
@@ -95,7 +115,14 @@ export class Sandbox implements AsyncDisposable {
   async #startPool(): Promise<void> {
     this.#state = 'initializing';
     await this.#fleet.start();
-    const pool = new Pool(this.#fleet, { size: this.options.poolSize });
+    const pool = new Pool(this.#fleet, {
+      size: this.options.poolSize,
+      maxQueue: this.options.maxQueue,
+      queueTimeoutMs: this.options.queueTimeoutMs,
+      retryMinMs: RETRY_MIN_MS,
+      retryMaxMs: RETRY_MAX_MS,
+      isLasting,
+    });
     await pool.start().catch(async (error: unknown) => {
       await this.#fleet.stop().catch(() => {});
       throw error;
@@ -118,30 +145,38 @@ export class Sandbox implements AsyncDisposable {
     if (pool === undefined) throw new NotInitializedError();
     const signal = params.signal === undefined ? this.#closer.signal : AbortSignal.any([this.#closer.signal, params.signal]);
     const queuedAt = performance.now();
-    const container = await this.#acquire(pool, signal, params.signal);
-    const queuedMs = performance.now() - queuedAt;
-    try {
-      const execution = await container.execute(params.code, {
-        timeoutMs: params.timeoutMs,
-        memoryLimitMb: params.memoryLimitMb,
-        cpus: params.cpus,
-        maxOutputBytes: this.options.maxOutputBytes,
-        stdin: params.stdin,
-        files: params.files,
-        argv: params.argv,
-        env: params.env,
-        collect: params.collect.length === 0 ? undefined : { patterns: params.collect, maxBytes: this.options.maxCollectBytes },
-        onStdout: params.onStdout,
-        onStderr: params.onStderr,
-        signal,
-      });
-      if (execution.reason === 'aborted') {
-        if (params.signal?.aborted) throw new AbortError(params.signal.reason, true);
-        throw new SandboxClosedError('The sandbox was cleaned up while this run was in flight.');
+    for (let attempt = 1; ; attempt++) {
+      const container = await this.#acquire(pool, signal, params.signal);
+      const queuedMs = performance.now() - queuedAt;
+      try {
+        const execution = await container.execute(params.code, {
+          timeoutMs: params.timeoutMs,
+          memoryLimitMb: params.memoryLimitMb,
+          cpus: params.cpus,
+          maxOutputBytes: this.options.maxOutputBytes,
+          stdin: params.stdin,
+          files: params.files,
+          argv: params.argv,
+          env: params.env,
+          collect: params.collect.length === 0 ? undefined : { patterns: params.collect, maxBytes: this.options.maxCollectBytes },
+          onStdout: params.onStdout,
+          onStderr: params.onStderr,
+          signal,
+        });
+        if (execution.reason === 'aborted') {
+          if (params.signal?.aborted) throw new AbortError(params.signal.reason, true);
+          throw new SandboxClosedError('The sandbox was cleaned up while this run was in flight.');
+        }
+        return toRunResult(execution, queuedMs);
+      } catch (error) {
+        // The container was gone before the program started: nothing ran, so run it on another.
+        if (!(error instanceof ContainerLostError)) throw error;
+        if (attempt === MAX_LOST_CONTAINERS) {
+          throw new ContainerStartError(`${attempt} containers in a row were gone before the program could start; is something removing them?`, { cause: error });
+        }
+      } finally {
+        pool.release(container);
       }
-      return toRunResult(execution, queuedMs);
-    } finally {
-      pool.release(container);
     }
   }
 

@@ -5,7 +5,7 @@
  *
  * The pool knows nothing of Docker: a factory creates and destroys its resources.
  */
-import { SandboxClosedError } from '../errors.js';
+import { QueueFullError, QueueTimeoutError, SandboxClosedError } from '../errors.js';
 
 export interface PoolResourceFactory<T> {
   create(): Promise<T>;
@@ -18,14 +18,37 @@ export interface PoolOptions {
   /** First delay before retrying after a failed create; doubles up to retryMaxMs. */
   retryMinMs?: number;
   retryMaxMs?: number;
+  /** Most waiters; one more is refused at once with QueueFullError. @default Infinity */
+  maxQueue?: number;
+  /**
+   * How long a waiter waits; then it rejects with the last creation failure if creations are
+   * failing, else with QueueTimeoutError. 0: no limit. @default 0
+   */
+  queueTimeoutMs?: number;
+  /**
+   * Creation failures that retrying will not mend soon (a missing image, say): waiters are
+   * rejected with them at once, and so are new acquires while nothing is ready. Others (the
+   * engine restarting) leave waiters waiting for the retries, up to queueTimeoutMs.
+   */
+  isLasting?: (error: unknown) => boolean;
 }
 
 export interface PoolStats {
   size: number;
+  /** Resources ready for a run. */
   ready: number;
-  leased: number;
+  /** Resources in use by a run. */
+  busy: number;
+  /** Resources being created. */
   starting: number;
+  /** Acquires waiting for a resource. */
   queued: number;
+  /** The last creation failed, and none has succeeded since. */
+  failing: boolean;
+  /** Creation failures in a row (0 when the last creation succeeded). */
+  consecutiveFailures: number;
+  /** The last creation failure while failing, else null. */
+  lastError: unknown;
 }
 
 interface Waiter<T> {
@@ -46,6 +69,10 @@ export class Pool<T> {
   #toDestroy: T[] = [];
   #destroyScheduled = false;
   #failures = 0;
+  #lastError: unknown = undefined;
+  readonly #maxQueue: number;
+  readonly #queueTimeoutMs: number;
+  readonly #isLasting: (error: unknown) => boolean;
   #retryTimer: NodeJS.Timeout | undefined;
   #closed = false;
   #closing: Promise<void> | undefined;
@@ -57,6 +84,9 @@ export class Pool<T> {
     this.#size = options.size;
     this.#retryMinMs = options.retryMinMs ?? 250;
     this.#retryMaxMs = options.retryMaxMs ?? 30_000;
+    this.#maxQueue = options.maxQueue ?? Infinity;
+    this.#queueTimeoutMs = options.queueTimeoutMs ?? 0;
+    this.#isLasting = options.isLasting ?? (() => true);
   }
 
   /** Creates the whole pool in parallel. If any creation fails, destroys the others and rejects. */
@@ -81,25 +111,43 @@ export class Pool<T> {
       this.#pump();
       return Promise.resolve(item);
     }
+    if (this.#failing && this.#isLasting(this.#lastError)) return Promise.reject(this.#lastError);
+    if (this.#waiters.length >= this.#maxQueue) return Promise.reject(new QueueFullError(this.#maxQueue));
     return new Promise<T>((resolve, reject) => {
-      const onAbort = (): void => {
+      let timer: NodeJS.Timeout | undefined;
+      const leave = (): void => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
         this.#waiters = this.#waiters.filter((w) => w !== waiter);
+      };
+      const onAbort = (): void => {
+        leave();
         reject(signal?.reason);
       };
       const waiter: Waiter<T> = {
         resolve: (value) => {
-          signal?.removeEventListener('abort', onAbort);
+          leave();
           resolve(value);
         },
         reject: (error) => {
-          signal?.removeEventListener('abort', onAbort);
+          leave();
           reject(error);
         },
       };
       signal?.addEventListener('abort', onAbort, { once: true });
+      if (this.#queueTimeoutMs > 0) {
+        timer = setTimeout(
+          () => waiter.reject(this.#failing ? this.#lastError : new QueueTimeoutError(this.#queueTimeoutMs)),
+          this.#queueTimeoutMs,
+        );
+      }
       this.#waiters.push(waiter);
       this.#pump();
     });
+  }
+
+  get #failing(): boolean {
+    return this.#failures > 0;
   }
 
   /** Hands back a used resource: it is destroyed and replaced. */
@@ -131,9 +179,12 @@ export class Pool<T> {
     return {
       size: this.#size,
       ready: this.#ready.length,
-      leased: this.#leased.size,
+      busy: this.#leased.size,
       starting: this.#creations.size,
       queued: this.#waiters.length,
+      failing: this.#failing,
+      consecutiveFailures: this.#failures,
+      lastError: this.#failing ? this.#lastError : null,
     };
   }
 
@@ -150,7 +201,7 @@ export class Pool<T> {
     this.#closed = true;
     clearTimeout(this.#retryTimer);
     for (const listener of this.#quietListeners.splice(0)) listener();
-    for (const waiter of this.#waiters.splice(0)) waiter.reject(new SandboxClosedError());
+    for (const waiter of [...this.#waiters]) waiter.reject(new SandboxClosedError());
     for (const item of this.#ready.splice(0)) this.#scheduleDestroy(item);
     if (this.#leased.size > 0) await new Promise<void>((resolve) => (this.#leasesDrained = resolve));
     while (this.#creations.size > 0) await Promise.all(this.#creations);
@@ -168,6 +219,7 @@ export class Pool<T> {
     const creation = this.#factory.create().then(
       (item) => {
         this.#failures = 0;
+        this.#lastError = undefined;
         if (this.#closed) return this.#scheduleDestroy(item);
         const waiter = this.#waiters.shift();
         if (waiter === undefined) {
@@ -180,16 +232,17 @@ export class Pool<T> {
       },
       (error: unknown) => {
         this.#failures++;
-        // With nothing ready or starting, waiters would wait for a retry that may fail again.
-        if (this.#ready.length === 0 && this.#creations.size === 1) {
-          for (const waiter of this.#waiters.splice(0)) waiter.reject(error);
+        this.#lastError = error;
+        // With nothing ready or starting, waiters would wait for a retry that will fail again.
+        if (this.#ready.length === 0 && this.#creations.size === 1 && this.#isLasting(error)) {
+          for (const waiter of [...this.#waiters]) waiter.reject(error);
         }
         const wait = Math.min(this.#retryMaxMs, this.#retryMinMs * 2 ** (this.#failures - 1));
         clearTimeout(this.#retryTimer);
         this.#retryTimer = setTimeout(() => {
           this.#retryTimer = undefined;
           this.#pump();
-        }, wait).unref();
+        }, wait); // not unref'd: a queued run may be waiting for this retry
       },
     );
     const tracked = creation.finally(() => {

@@ -14,7 +14,11 @@ export interface EventListener {
   noteDied(): void;
 }
 
-const RESTART_DELAY_MS = 1_000;
+/** While the engine is down, following again is tried after 1 s, then 2, 4, 8, 10, 10... */
+const RESTART_MIN_MS = 1_000;
+const RESTART_MAX_MS = 10_000;
+/** A follower that lived this long was fine: the next restart starts from the shortest delay again. */
+const HEALTHY_AFTER_MS = 10_000;
 
 export class ContainerEvents {
   readonly #engine: DockerEngine;
@@ -23,6 +27,7 @@ export class ContainerEvents {
   #process: AttachedProcess | undefined;
   #restartTimer: NodeJS.Timeout | undefined;
   #stopped = false;
+  #restartDelayMs = RESTART_MIN_MS;
 
   constructor(engine: DockerEngine, label: string) {
     this.#engine = engine;
@@ -33,13 +38,16 @@ export class ContainerEvents {
     if (this.#stopped || this.#process !== undefined) return;
     const events = this.#engine.watchEvents(this.#label, ['oom', 'die']);
     this.#process = events;
+    const startedAt = performance.now();
     createInterface({ input: events.stdout }).on('line', (line) => this.#onEvent(line));
     events.stderr.resume(); // not read, but never allowed to fill up
     void events.exited.then(() => {
       this.#process = undefined;
       if (this.#stopped) return;
-      // The engine restarted or the CLI died: follow again shortly.
-      this.#restartTimer = setTimeout(() => this.start(), RESTART_DELAY_MS).unref();
+      // The engine restarted or the CLI died: follow again shortly, less often while it stays down.
+      if (performance.now() - startedAt > HEALTHY_AFTER_MS) this.#restartDelayMs = RESTART_MIN_MS;
+      this.#restartTimer = setTimeout(() => this.start(), this.#restartDelayMs).unref();
+      this.#restartDelayMs = Math.min(RESTART_MAX_MS, this.#restartDelayMs * 2);
     });
   }
 

@@ -5,13 +5,16 @@
  */
 import { finished } from 'node:stream/promises';
 import type { AttachedProcess } from '../docker/cli.js';
-import { goLine, MARKER_PREFIX, parseExitReport, type ExitReport } from './loader-source.js';
+import { GO_ACK, goLine, MARKER_PREFIX, parseExitReport, type ExitReport } from './loader-source.js';
 import { delay } from './delay.js';
 import { MarkerStream } from './marker-stream.js';
 import { OutputCollector, type StreamName } from './output-collector.js';
 
-/** Why a run ended: the program exited, or the host stopped it (or found its container dead). */
-export type EndReason = 'exit' | 'timeout' | 'output_limit' | 'aborted' | 'died';
+/**
+ * Why a run ended: the program exited, or the host stopped it (or found its container dead), or
+ * the container was gone before the loader took the go line ('lost': the program never started).
+ */
+export type EndReason = 'exit' | 'timeout' | 'output_limit' | 'aborted' | 'died' | 'lost';
 
 export interface ExecutionInput {
   loader: AttachedProcess;
@@ -55,6 +58,9 @@ type Ending = Partial<Pick<RawExecution, 'report' | 'cliExitCode' | 'collected' 
 
 /** After the host decides to stop a run, how long to wait for the kill before settling anyway. */
 const KILL_GRACE_MS = 500;
+const ACK = Buffer.from(GO_ACK);
+/** How long a container reported dead before its acknowledgement may take to end its CLI. */
+const LOST_SETTLE_MS = 1_000;
 /** How long the collected files may take to arrive once the program has ended. */
 const COLLECT_TIMEOUT_MS = 30_000;
 
@@ -155,7 +161,17 @@ export function runExecution(input: ExecutionInput): Promise<RawExecution> {
         );
       }
     };
+    // stdout starts with the loader's acknowledgement of the go line; the program's output follows.
+    let acked = false;
+    let ackBytes = Buffer.alloc(0);
     const onStdout = (chunk: Buffer): void => {
+      if (!acked) {
+        ackBytes = Buffer.concat([ackBytes, chunk]);
+        if (ackBytes.length < ACK.length && ACK.subarray(0, ackBytes.length).equals(ackBytes)) return;
+        acked = true;
+        chunk = ackBytes.subarray(0, ACK.length).equals(ACK) ? ackBytes.subarray(ACK.length) : ackBytes;
+        if (chunk.length === 0) return;
+      }
       out.push(chunk);
       checkMarkers();
     };
@@ -177,18 +193,23 @@ export function runExecution(input: ExecutionInput): Promise<RawExecution> {
       err.flush();
       if (ended) return; // the flush reached the output cap
       ended = true;
+      if (!acked) return end('lost', { cliExitCode: exit.exitCode });
       const trailer = out.trailer;
       const report = trailer === undefined ? undefined : parseExitReport(trailer);
       const collectProblem = collecting ? 'the container stopped before all the files had arrived' : undefined;
       end('exit', { report, cliExitCode: exit.exitCode, collectProblem });
     });
-    void input.died.then(() => {
+    void input.died.then(async () => {
       if (ended || collecting) return; // while files arrive, the CLI's end (above) decides
+      // Before the acknowledgement: it may still be in the pipe, and the CLI's end (above), which
+      // has read all of stdout, tells a lost container from a dead program. Wait for it a little.
+      if (!acked) await delay(LOST_SETTLE_MS);
+      if (ended) return;
       out.flush();
       err.flush();
       if (ended) return;
       ended = true;
-      end('died');
+      end(acked ? 'died' : 'lost');
     });
 
     if (input.signal?.aborted) return onAbort();

@@ -15,6 +15,9 @@
 /** Printed by the loader once it is ready for a go line. */
 export const READY_LINE = '\x1edps-ready\n';
 
+/** Printed by the loader on stdout as soon as it has read the go line, before the program starts. */
+export const GO_ACK = '\x1edps-go\n';
+
 /**
  * Prefix of the exit markers: `${MARKER_PREFIX}${nonce}` then `\n` on stderr, and
  * `:<exit status>:<signal or 0>:<OOM kills, -1 without a cgroup view>:<CPU ms>:<peak RSS KiB>:<collected bytes>\n`
@@ -344,6 +347,9 @@ def _dps_main(mode, preload):
     line = sys.stdin.buffer.readline()
     if not line:
         os._exit(0)
+    # The first bytes on stdout after the go line: the host then knows the program may have
+    # started. A container that dies before this never ran anything, and the run can go elsewhere.
+    _dps_write_all(1, b'\x1edps-go\n')
     nonce, path, inputs_path = line.decode().split()
     inputs = _dps_read_inputs(inputs_path)
     if mode == 'inline':

@@ -128,5 +128,5 @@ test('collect patterns that are absolute or escape the work dir reject with RunP
       return true;
     });
   }
-  assert.deepEqual(sandbox.stats(), { size: 1, ready: 1, leased: 0, starting: 0, queued: 0 });
+  assert.deepEqual(sandbox.stats(), { size: 1, ready: 1, busy: 0, starting: 0, queued: 0, failing: false, consecutiveFailures: 0, lastError: null });
 });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { SandboxClosedError } from '../../lib/errors.js';
+import { QueueFullError, QueueTimeoutError, SandboxClosedError } from '../../lib/errors.js';
 import { Pool } from '../../lib/pool/pool.js';
 import { FakeFactory, settleTasks } from '../helpers/fake-factory.js';
 
@@ -9,7 +9,7 @@ test('start() creates the whole pool; each resource is used once, destroyed and 
   const pool = new Pool(factory, { size: 2 });
   await pool.start();
   assert.equal(factory.created, 2);
-  assert.deepEqual(pool.stats(), { size: 2, ready: 2, leased: 0, starting: 0, queued: 0 });
+  assert.deepEqual(pool.stats(), { size: 2, ready: 2, busy: 0, starting: 0, queued: 0, failing: false, consecutiveFailures: 0, lastError: null });
 
   const first = await pool.acquire();
   pool.release(first);
@@ -131,3 +131,81 @@ test('whenQuiet() resolves once a used resource has been destroyed and replaced'
   assert.equal(pool.stats().ready, 2);
   await pool.close();
 });
+
+test('a lasting failure is reported by stats and refuses new acquires at once until a creation succeeds', async () => {
+  const factory = new FakeFactory();
+  const pool = new Pool(factory, { size: 1, retryMinMs: 5 });
+  await pool.start();
+  const lasting = new Error('image was deleted');
+  factory.failWith = lasting;
+  pool.release(await pool.acquire());
+  await waitFor(() => pool.stats().failing);
+  assert.equal(pool.stats().lastError, lasting);
+  await assert.rejects(pool.acquire(), /image was deleted/);
+  factory.failWith = undefined;
+  await waitFor(() => !pool.stats().failing);
+  const item = await pool.acquire();
+  assert.deepEqual({ ...pool.stats(), lastError: pool.stats().lastError }, { size: 1, ready: 0, busy: 1, starting: 0, queued: 0, failing: false, consecutiveFailures: 0, lastError: null });
+  pool.release(item);
+  await pool.close();
+});
+
+test('a passing failure (engine restarting) keeps waiters waiting; they are served once a retry succeeds', async () => {
+  const factory = new FakeFactory();
+  const pool = new Pool(factory, { size: 1, retryMinMs: 5, retryMaxMs: 20, isLasting: () => false });
+  await pool.start();
+  factory.failWith = new Error('engine down');
+  pool.release(await pool.acquire());
+  const waiting = pool.acquire();
+  await waitFor(() => pool.stats().consecutiveFailures >= 3);
+  assert.equal(pool.stats().queued, 1);
+  factory.failWith = undefined;
+  pool.release(await waiting);
+  await pool.close();
+});
+
+test('retries back off: while creations fail, attempts double their spacing up to retryMaxMs', async () => {
+  const factory = new FakeFactory();
+  const pool = new Pool(factory, { size: 1, retryMinMs: 10, retryMaxMs: 80, isLasting: () => false });
+  await pool.start();
+  factory.failWith = new Error('engine down');
+  const before = factory.created;
+  pool.release(await pool.acquire());
+  await new Promise((resolve) => setTimeout(resolve, 400));
+  // 10 + 20 + 40 + 80 + 80 + 80 ms: about 6 attempts in 400 ms, never hundreds.
+  const attempts = factory.created - before;
+  assert.ok(attempts >= 2 && attempts <= 8, `${attempts} attempts in 400 ms`);
+  await pool.close();
+});
+
+test('queueTimeoutMs: a waiter rejects with QueueTimeoutError, or with the creation failure while failing', async () => {
+  const factory = new FakeFactory();
+  const pool = new Pool(factory, { size: 1, queueTimeoutMs: 50, retryMinMs: 5, isLasting: () => false });
+  await pool.start();
+  const item = await pool.acquire();
+  await assert.rejects(pool.acquire(), (error: unknown) => error instanceof QueueTimeoutError && /waited 50 ms/.test(error.message));
+  assert.equal(pool.stats().queued, 0);
+  factory.failWith = new Error('engine down');
+  pool.release(item);
+  await assert.rejects(pool.acquire(), /engine down/);
+  await pool.close();
+});
+
+test('maxQueue: one waiter too many is refused at once with QueueFullError', async () => {
+  const factory = new FakeFactory();
+  const pool = new Pool(factory, { size: 1, maxQueue: 2 });
+  await pool.start();
+  const item = await pool.acquire();
+  const first = pool.acquire();
+  const second = pool.acquire();
+  await assert.rejects(pool.acquire(), (error: unknown) => error instanceof QueueFullError && error.code === 'ERR_QUEUE_FULL');
+  assert.equal(pool.stats().queued, 2);
+  pool.release(item);
+  pool.release(await first);
+  pool.release(await second);
+  await pool.close();
+});
+
+async function waitFor(condition: () => boolean): Promise<void> {
+  while (!condition()) await new Promise((resolve) => setTimeout(resolve, 2));
+}
