@@ -3,11 +3,15 @@
  * The `docker-python-sandbox` command: run one Python file in a fresh sandbox container.
  * The program's output goes to this process's stdout and stderr and its exit code becomes ours
  * (124 on timeout, 125 when the sandbox itself failed, 2 for a usage error or a bad option).
+ * `cleanup` removes the containers and temp dirs that killed processes left behind.
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, resolve, sep } from 'node:path';
 import { parseArgs } from 'node:util';
+import { DockerEngine } from './docker/engine.js';
+import { LABEL } from './docker/labels.js';
 import { RunParamsError, SandboxError, SandboxOptionsError } from './errors.js';
+import { executeReaping, planReaping } from './runner/orphan-reaper.js';
 import { Sandbox } from './sandbox.js';
 import type { RunResult } from './result.js';
 
@@ -16,10 +20,16 @@ export const EXIT_SANDBOX_FAILED = 125;
 export const EXIT_USAGE = 2;
 
 const USAGE = `Usage: docker-python-sandbox run <file.py | -> [options]
+       docker-python-sandbox cleanup [--all] [--docker-host <address>]
 
-Runs a Python 3 program in a fresh, locked-down Docker container (no network).
+run: runs a Python 3 program in a fresh, locked-down Docker container (no network).
 The program's stdout and stderr are printed as they are; the exit code is the program's,
 124 when it timed out, 125 when the sandbox could not run it.
+
+cleanup: removes the sandbox containers whose owner process is gone (killed before it could
+clean up) and their temp dirs on this host; containers of live processes are left alone.
+With --all, it says how many containers carry the label docker-python-sandbox, then removes
+every one of them, live sandboxes' included. Exits 0, or 125 when no engine answers.
 
 Options:
   --timeout <ms>    wall-clock limit (default 10000)
@@ -36,6 +46,9 @@ Options:
   --out <dir>       write the collected files here, under their work-dir paths
   --json            print the whole result as JSON instead of the program's output
                     (collected files as base64 under "files")
+  --docker-host <address>
+                    the engine to use (default: DOCKER_HOST, else the default socket)
+  --all             cleanup only: remove every container of the library, not just orphans
   -h, --help        show this help
 `;
 
@@ -59,6 +72,8 @@ async function main(argv: readonly string[]): Promise<number> {
         collect: { type: 'string', multiple: true },
         out: { type: 'string' },
         json: { type: 'boolean', default: false },
+        'docker-host': { type: 'string' },
+        all: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -71,8 +86,16 @@ async function main(argv: readonly string[]): Promise<number> {
     return 0;
   }
   const [command, file, ...rest] = positionals;
+  const dockerHost = values['docker-host'];
+  if (command === 'cleanup') {
+    if (positionals.length > 1) throw new UsageError(`"cleanup" takes no arguments, got "${positionals.slice(1).join(' ')}"`);
+    return cleanup(values.all, dockerHost);
+  }
+  if (values.all) throw new UsageError('--all is an option of "cleanup"');
   if (command !== 'run' || file === undefined || rest.length > 0) {
-    throw new UsageError(command === undefined ? 'missing command' : `expected "run <file.py | ->", got "${positionals.join(' ')}"`);
+    throw new UsageError(
+      command === undefined ? 'missing command' : `expected "run <file.py | ->" or "cleanup [--all]", got "${positionals.join(' ')}"`,
+    );
   }
 
   const code = file === '-' ? await readStdin() : await readCode(file);
@@ -90,6 +113,7 @@ async function main(argv: readonly string[]): Promise<number> {
     ...(values.memory !== undefined && { memoryLimitMb: toNumber('--memory', values.memory) }),
     ...(values.image !== undefined && { image: values.image }),
     ...(values.runtime !== undefined && { runtime: values.runtime }),
+    ...(dockerHost !== undefined && { dockerHost }),
   });
   try {
     await sandbox.initialize();
@@ -101,6 +125,21 @@ async function main(argv: readonly string[]): Promise<number> {
   } finally {
     await sandbox.cleanup();
   }
+}
+
+/** `cleanup [--all]`: removes orphans (or every labelled container) and says how many went. */
+async function cleanup(all: boolean, dockerHost: string | undefined): Promise<number> {
+  const engine = new DockerEngine({ binary: 'docker', host: dockerHost === '' ? undefined : dockerHost });
+  const plan = await planReaping(engine, { all });
+  if (all) process.stdout.write(`found ${count(plan.labelled, 'container')} with the label ${LABEL}; removing them all\n`);
+  const removed = await executeReaping(engine, plan);
+  const what = all ? count(removed.containers, 'container') : count(removed.containers, 'orphaned container');
+  process.stdout.write(`removed ${what} and ${count(removed.tempDirs, 'temp dir')}\n`);
+  return 0;
+}
+
+function count(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
 }
 
 export function exitCodeOf(result: RunResult): number {

@@ -1,8 +1,8 @@
 export { Sandbox, type SandboxState } from './sandbox.js';
 export type { Callback } from './callback.js';
-export type { RunResult, RunStatus, RunTimings, RunUsage } from './result.js';
+export type { RunResult, RunStatus, RunTimings, RunUsage, SkippedFile } from './result.js';
 export type { SandboxOptions, ResolvedSandboxOptions, RunParams } from './options.js';
-export type { PoolStats } from './pool/pool.js';
+export type { SandboxStats } from './sandbox.js';
 export {
   SandboxError,
   AbortError,
@@ -15,10 +15,13 @@ export {
   ContainerStartError,
   NotInitializedError,
   SandboxClosedError,
+  QueueFullError,
+  QueueTimeoutError,
   type SandboxErrorCode,
   type ValidationIssue,
 } from './errors.js';
 export { LABEL as CONTAINER_LABEL } from './docker/labels.js';
+export { removeOrphans, type RemoveOrphansOptions, type OrphanReport } from './runner/orphan-reaper.js';
 
 import { Sandbox } from './sandbox.js';
 export default Sandbox;

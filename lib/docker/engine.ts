@@ -12,6 +12,18 @@ const ALREADY_GONE = /No such container|is already in progress/i;
 
 export type EngineConfig = DockerCliConfig;
 
+/** How long `ping` waits for an answer: a running engine answers in tens of milliseconds. */
+const PING_TIMEOUT_MS = 5_000;
+
+/** A container as `listLabelled` sees it. */
+export interface LabelledContainer {
+  /** Full id. */
+  id: string;
+  name: string;
+  /** The asked-for labels' values; undefined when the container lacks one (or it is empty). */
+  labels: Record<string, string | undefined>;
+}
+
 export class DockerEngine {
   readonly #cli: DockerCli;
 
@@ -26,6 +38,11 @@ export class DockerEngine {
     } catch (error) {
       throw asImageError(error, image);
     }
+  }
+
+  /** Resolves when the engine answers; rejects with EngineUnavailableError (within a few seconds) when it does not. */
+  async ping(): Promise<void> {
+    await this.#cli.run(['version', '--format', '{{.Server.Version}}'], { timeoutMs: PING_TIMEOUT_MS });
   }
 
   /** Rejects with RuntimeNotFoundError unless the engine has the runtime. */
@@ -93,6 +110,26 @@ export class DockerEngine {
   /** Full ids of the containers (running or not) that carry every given label. */
   containerIds(labels: Readonly<Record<string, string | undefined>>): Promise<string[]> {
     return this.#list(labels, '{{.ID}}');
+  }
+
+  /**
+   * Every container (running or not) that carries `label`, with the values of the labels named in
+   * `keys`. One `docker ps` call; each line is a JSON object built by the format template.
+   */
+  async listLabelled(label: string, keys: readonly string[]): Promise<LabelledContainer[]> {
+    const fields = keys.map((key) => `${JSON.stringify(key)}:{{json (.Label ${JSON.stringify(key)})}}`).join(',');
+    const format = `{"id":{{json .ID}},"name":{{json .Names}},"labels":{${fields}}}`;
+    const args = ['ps', '--all', '--no-trunc', '--filter', `label=${label}`, '--format', format];
+    const { stdout } = await this.#cli.run(args, { timeoutMs: 30_000 });
+    return stdout
+      .split('\n')
+      .map((line) => line.trim())
+      .filter(Boolean)
+      .map((line) => {
+        const row = JSON.parse(line) as { id: string; name: string; labels: Record<string, string> };
+        const values = Object.fromEntries(keys.map((key) => [key, row.labels[key] === '' ? undefined : row.labels[key]]));
+        return { id: row.id, name: row.name, labels: values };
+      });
   }
 
   async #list(labels: Readonly<Record<string, string | undefined>>, format: string): Promise<string[]> {

@@ -9,6 +9,7 @@ import type { ResolvedSandboxOptions } from '../options.js';
 import type { PoolResourceFactory } from '../pool/pool.js';
 import { ContainerEvents } from './container-events.js';
 import { NetnsHolders } from './netns-holders.js';
+import { reapOrphans } from './orphan-reaper.js';
 import { WarmContainer, type ContainerSettings } from './warm-container.js';
 
 /** The container limits a Sandbox's options ask for. */
@@ -63,9 +64,17 @@ export class ContainerFleet implements PoolResourceFactory<WarmContainer> {
 
   /** Rejects with EngineUnavailableError, ImageNotFoundError or RuntimeNotFoundError when containers cannot be made. */
   async start(): Promise<void> {
-    await this.#engine.checkImage(this.#settings.image);
-    const runtime = this.#settings.limits.runtime;
-    if (runtime !== undefined) await this.#engine.checkRuntime(runtime);
+    // Meanwhile, reap what killed processes left on this engine (and their temp dirs): never the
+    // containers of a live owner, this process's other Sandboxes included. A failure here is not
+    // the start's: an engine that cannot answer fails the checks below.
+    const reaping = reapOrphans(this.#engine).catch(() => undefined);
+    try {
+      await this.#engine.checkImage(this.#settings.image);
+      const runtime = this.#settings.limits.runtime;
+      if (runtime !== undefined) await this.#engine.checkRuntime(runtime);
+    } finally {
+      await reaping;
+    }
     this.#events.start();
   }
 

@@ -12,7 +12,8 @@ import { dir as makeTempDir, type DirectoryResult } from 'tmp-promise';
 import type { AttachedProcess } from '../docker/cli.js';
 import { INPUT_DIR, type ContainerLimits } from '../docker/container-args.js';
 import type { DockerEngine } from '../docker/engine.js';
-import { ContainerStartError } from '../errors.js';
+import { ContainerStartError, EngineUnavailableError } from '../errors.js';
+import { ownerTempDirPrefix } from '../owner.js';
 import { MAX_COLLECT_HEADER_BYTES, notCollected, parseCollectedFiles, type CollectedFiles, type SkippedFile } from './collected-files.js';
 import { delay } from './delay.js';
 import { runExecution, type EndReason } from './execution.js';
@@ -81,6 +82,17 @@ const OOM_AFTER_DEATH_MS = 500;
 /** Most files one run brings back (and most skipped ones listed one by one). */
 const MAX_COLLECTED_FILES = 1_000;
 
+/**
+ * The container was gone before its loader took the program (removed from outside, or its engine
+ * restarted): nothing ran, so the run may go to another container. Internal: never reaches users.
+ */
+export class ContainerLostError extends Error {
+  constructor(container: string) {
+    super(`container ${container} was gone before the program started`);
+    this.name = 'ContainerLostError';
+  }
+}
+
 export class WarmContainer {
   readonly name: string;
   readonly #engine: DockerEngine;
@@ -96,6 +108,8 @@ export class WarmContainer {
   #used = false;
   #reported = false;
   #killed: Promise<void> | undefined;
+  #killError: unknown;
+  #loaderGone = false;
 
   private constructor(name: string, engine: DockerEngine, dir: DirectoryResult, loader: AttachedProcess, limits: ContainerLimits) {
     this.name = name;
@@ -105,11 +119,12 @@ export class WarmContainer {
     this.#loader = loader;
     this.#died = new Promise((resolve) => (this.#markDied = resolve));
     this.#oomSeen = new Promise((resolve) => (this.#markOom = resolve));
+    void loader.exited.then(() => (this.#loaderGone = true));
   }
 
   /** Creates the container and waits for its loader; on failure leaves nothing behind. */
   static async start(engine: DockerEngine, name: string, settings: ContainerSettings): Promise<WarmContainer> {
-    const dir = await makeTempDir({ prefix: 'dps-', unsafeCleanup: true });
+    const dir = await makeTempDir({ prefix: ownerTempDirPrefix(), unsafeCleanup: true });
     let loader: AttachedProcess | undefined;
     try {
       // The container user (not root) must reach the code file; nobody may list the directory.
@@ -145,9 +160,9 @@ export class WarmContainer {
     this.#markDied();
   }
 
-  /** True once the engine reported the container dead: it must not be given a program. */
+  /** True once the engine reported the container dead, or its CLI ended: it must not be given a program. */
   get dead(): boolean {
-    return this.#dead;
+    return this.#dead || this.#loaderGone;
   }
 
   /**
@@ -162,13 +177,18 @@ export class WarmContainer {
   async execute(code: string, options: ExecuteOptions): Promise<Execution> {
     if (this.#used) throw new Error(`internal error: container ${this.name} was used twice`);
     this.#used = true;
+    if (this.dead) throw new ContainerLostError(this.name);
     const memoryLimitMb = options.memoryLimitMb ?? this.#limits.memoryLimitMb;
     const cpus = options.cpus ?? this.#limits.cpus;
     const [inputsPath] = await Promise.all([
       this.#writeInputs(options),
       writeFile(join(this.#dir.path, CODE_FILE), code, { mode: 0o644 }),
       memoryLimitMb !== this.#limits.memoryLimitMb || cpus !== this.#limits.cpus
-        ? this.#engine.updateLimits(this.name, { memoryLimitMb, cpus })
+        ? this.#engine.updateLimits(this.name, { memoryLimitMb, cpus }).catch(async (error: unknown) => {
+            // Gone meanwhile (or the engine is): no program started.
+            if (this.dead) throw new ContainerLostError(this.name);
+            throw (await this.#engineDown()) ?? error;
+          })
         : undefined,
     ]);
     const raw = await runExecution({
@@ -185,6 +205,8 @@ export class WarmContainer {
       died: this.#died,
       kill: () => this.kill(),
     });
+    if (raw.reason === 'lost') throw (await this.#engineDown()) ?? new ContainerLostError(this.name);
+    if ((raw.reason === 'timeout' || raw.reason === 'output_limit') && this.#killError instanceof EngineUnavailableError) throw this.#killError;
     const { report, cliExitCode, collected, collectProblem, ...texts } = raw;
     const patterns = options.collect?.patterns ?? [];
     if (report !== undefined) {
@@ -207,6 +229,9 @@ export class WarmContainer {
       // The engine may report the OOM kill just after the death: give it a moment.
       if (!this.#oomEvent) await Promise.race([this.#oomSeen, delay(OOM_AFTER_DEATH_MS)]);
       const oomKilled = this.#oomEvent;
+      // Or the engine itself went away, taking the container with it: that is no program's result.
+      const down = oomKilled ? undefined : await this.#engineDown();
+      if (down !== undefined) throw down;
       const exitCode = oomKilled ? 128 + SIGKILL : (cliExitCode ?? exit?.exitCode ?? null);
       const signal = exitCode !== null && exitCode > 128 ? exitCode - 128 : null;
       return { ...texts, exitCode, signal, oomKilled, usage: null, ...lost };
@@ -243,8 +268,20 @@ export class WarmContainer {
 
   /** Kills and removes the container now (idempotent). */
   kill(): Promise<void> {
-    this.#killed ??= this.#engine.removeContainers([this.name]).catch(() => {});
+    this.#killed ??= this.#engine.removeContainers([this.name]).catch((error: unknown) => {
+      this.#killError = error;
+    });
     return this.#killed;
+  }
+
+  /** The EngineUnavailableError to report when the engine does not answer now, else undefined. */
+  async #engineDown(): Promise<EngineUnavailableError | undefined> {
+    try {
+      await this.#engine.ping();
+      return undefined;
+    } catch (error) {
+      return error instanceof EngineUnavailableError ? error : undefined;
+    }
   }
 
   /** Resolves once the container's CLI process has exited (the container is then gone), or after ms. */

@@ -5,6 +5,7 @@ import type { TestContext } from 'node:test';
 import { DockerEngine } from '../../lib/docker/engine.js';
 import { LABEL, ROLE_LABEL, SANDBOX_LABEL } from '../../lib/docker/labels.js';
 import { Sandbox, type SandboxOptions } from '../../lib/index.js';
+import { selectOrphanTempDirs } from '../../lib/runner/orphan-reaper.js';
 
 const engine = new DockerEngine({ binary: 'docker', host: undefined });
 
@@ -18,9 +19,14 @@ export function runnerContainers(sandboxId: string): Promise<string[]> {
   return engine.listContainers({ [SANDBOX_LABEL]: sandboxId, [ROLE_LABEL]: 'runner' });
 }
 
-/** The per-container temp dirs the library makes on the host. */
+/**
+ * The per-container temp dirs the library makes on the host, but for those of dead owners: any
+ * Sandbox's initialize() may reap them at any moment, so they would make before/after checks race.
+ */
 export async function sandboxTempDirs(): Promise<string[]> {
-  return (await readdir(tmpdir())).filter((name) => name.startsWith('dps-'));
+  const names = (await readdir(tmpdir())).filter((name) => name.startsWith('dps-'));
+  const orphaned = new Set(selectOrphanTempDirs(names));
+  return names.filter((name) => !orphaned.has(name));
 }
 
 /** An initialized Sandbox that is cleaned up when the test ends. */

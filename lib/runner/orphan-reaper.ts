@@ -1,0 +1,150 @@
+/**
+ * Reaps what killed processes left behind: the library's containers whose owner process is gone
+ * (by their owner labels) and that owner's per-container temp dirs on this host. Containers of live
+ * owners (this process included), of other hosts, and without the library's label are never touched.
+ */
+import { lstat, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DockerEngine, type LabelledContainer } from '../docker/engine.js';
+import { LABEL, OWNER_LABELS, ownerOfLabels, ROLE_LABEL, SANDBOX_LABEL } from '../docker/labels.js';
+import { SandboxOptionsError, type ValidationIssue } from '../errors.js';
+import { isOwnerAlive, ownerOfTempDir, systemProbe, type OwnerProbe } from '../owner.js';
+
+/** What a reaping removed. */
+export interface OrphanReport {
+  /** Containers removed. */
+  containers: number;
+  /** Host temp dirs removed. */
+  tempDirs: number;
+}
+
+export interface ReapOptions {
+  /** Every container with the library's label, whoever owns it (temp dirs still only of dead owners). */
+  all?: boolean;
+  /** Where the temp dirs are. @default os.tmpdir() */
+  tempDir?: string;
+  /** Liveness of owners. @default the running system */
+  probe?: OwnerProbe;
+}
+
+/** What a reaping would remove. */
+export interface ReapPlan {
+  /** How many containers carry the library's label. */
+  labelled: number;
+  containers: LabelledContainer[];
+  /** Full paths. */
+  tempDirs: string[];
+}
+
+const LISTED_LABELS = [...OWNER_LABELS, SANDBOX_LABEL, ROLE_LABEL];
+
+/**
+ * The containers to remove: all of them with `all`; otherwise those whose labels name an owner that
+ * is dead. A container without owner labels (made by an older version) is left alone without `all`.
+ */
+export function selectOrphanContainers(
+  containers: readonly LabelledContainer[],
+  options: { all?: boolean; probe?: OwnerProbe } = {},
+): LabelledContainer[] {
+  if (options.all === true) return [...containers];
+  const probe = options.probe ?? systemProbe;
+  return containers.filter((container) => {
+    const owner = ownerOfLabels(container.labels);
+    return owner !== undefined && !isOwnerAlive(owner, probe);
+  });
+}
+
+/** The temp dir names (of a directory listing) whose encoded owner is a dead process of this host. */
+export function selectOrphanTempDirs(names: readonly string[], probe: OwnerProbe = systemProbe): string[] {
+  const host = probe.host;
+  return names.filter((name) => {
+    const owner = ownerOfTempDir(name, host);
+    return owner !== undefined && !isOwnerAlive(owner, probe);
+  });
+}
+
+/** Finds what to reap. Rejects (EngineUnavailableError, ...) when the engine cannot list its containers. */
+export async function planReaping(engine: DockerEngine, options: ReapOptions = {}): Promise<ReapPlan> {
+  const probe = options.probe ?? systemProbe;
+  const labelled = await engine.listLabelled(LABEL, LISTED_LABELS);
+  const containers = selectOrphanContainers(labelled, { all: options.all === true, probe });
+  const dir = options.tempDir ?? tmpdir();
+  const names = await readdir(dir).catch(() => [] as string[]);
+  const tempDirs = selectOrphanTempDirs(names, probe).map((name) => join(dir, name));
+  return { labelled: labelled.length, containers, tempDirs };
+}
+
+/** Removes what a plan found: the containers in one `docker rm -f`, then the temp dirs. */
+export async function executeReaping(engine: DockerEngine, plan: ReapPlan): Promise<OrphanReport> {
+  await engine.removeContainers(plan.containers.map((container) => container.id));
+  let tempDirs = 0;
+  for (const path of plan.tempDirs) {
+    if (await removeOwnDirectory(path)) tempDirs += 1;
+  }
+  return { containers: plan.containers.length, tempDirs };
+}
+
+/** Finds and removes orphans through an engine. */
+export async function reapOrphans(engine: DockerEngine, options: ReapOptions = {}): Promise<OrphanReport> {
+  return executeReaping(engine, await planReaping(engine, options));
+}
+
+/** Removes a directory (never what a symbolic link points to), only when this user owns it. */
+async function removeOwnDirectory(path: string): Promise<boolean> {
+  try {
+    const stats = await lstat(path);
+    if (!stats.isDirectory()) return false;
+    if (typeof process.getuid === 'function' && stats.uid !== process.getuid()) return false;
+    await rm(path, { recursive: true, force: true });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export interface RemoveOrphansOptions {
+  /**
+   * Remove every container with the `docker-python-sandbox` label, whoever owns it, live Sandboxes
+   * included. @default false
+   */
+  all?: boolean;
+  /** The docker CLI binary. @default 'docker' */
+  dockerPath?: string;
+  /** Engine address (like DOCKER_HOST). @default the environment's */
+  dockerHost?: string;
+}
+
+const OPTION_RULES: Record<keyof RemoveOrphansOptions, [check: (value: unknown) => boolean, rule: string]> = {
+  all: [(value) => typeof value === 'boolean', 'must be true or false'],
+  dockerPath: [(value) => typeof value === 'string' && value !== '', 'must be the path or name of the docker binary'],
+  dockerHost: [(value) => typeof value === 'string' && value !== '', 'must be an engine address such as "unix:///var/run/docker.sock"'],
+};
+
+/** Throws SandboxOptionsError naming each bad or unknown option. */
+function checkOptions(options: unknown): RemoveOrphansOptions {
+  if (options === undefined) return {};
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new SandboxOptionsError([{ path: '', message: 'must be an object such as { all: true }' }]);
+  }
+  const issues: ValidationIssue[] = [];
+  for (const [key, value] of Object.entries(options)) {
+    const rule = OPTION_RULES[key as keyof RemoveOrphansOptions];
+    if (rule === undefined) issues.push({ path: key, message: 'is not a known option' });
+    else if (value !== undefined && !rule[0](value)) issues.push({ path: key, message: rule[1] });
+  }
+  if (issues.length > 0) throw new SandboxOptionsError(issues);
+  return options as RemoveOrphansOptions;
+}
+
+/**
+ * Removes the library's containers whose owner process is gone, and their temp dirs on this host
+ * (`Sandbox.initialize()` does the same). With `all: true` it removes every container carrying the
+ * `docker-python-sandbox` label. Resolves with how many containers and temp dirs went; rejects with
+ * EngineUnavailableError when no engine answers, SandboxOptionsError for a bad option.
+ */
+export async function removeOrphans(options?: RemoveOrphansOptions): Promise<OrphanReport> {
+  const checked = checkOptions(options);
+  const engine = new DockerEngine({ binary: checked.dockerPath ?? 'docker', host: checked.dockerHost });
+  return reapOrphans(engine, { all: checked.all === true });
+}
