@@ -72,11 +72,19 @@ export class Sandbox implements AsyncDisposable {
     return settle(this.#run(param), callback);
   }
 
-  /** Removes every container of this Sandbox; runs in flight and queued are settled. Idempotent. */
+  /**
+   * Removes every container of this Sandbox; runs in flight and queued are settled. Idempotent once
+   * it succeeded; when the engine could not be reached it rejects (EngineUnavailableError) and a
+   * later call tries the removal again.
+   */
   cleanup(): Promise<void>;
   cleanup(callback: Callback<void>): void;
   cleanup(callback?: Callback<void>): Promise<void> | void {
-    this.#closing ??= this.#cleanup();
+    this.#closing ??= this.#cleanup().catch((error: unknown) => {
+      // The containers could not be removed (the engine is down, say): a later call tries again.
+      this.#closing = undefined;
+      throw error;
+    });
     return settle(this.#closing, callback);
   }
 
