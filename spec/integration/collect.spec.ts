@@ -84,9 +84,9 @@ test('a process the program left behind cannot spoil the files or the output aft
     code: [
       'import subprocess',
       "open('result.txt', 'w').write('final')",
+      "print('done')",
       // A daemon that keeps printing and rewriting the file after the program has exited.
       "subprocess.Popen(['sh', '-c', 'while true; do echo spam; echo junk > result.txt; done'])",
-      "print('done')",
     ].join('\n'),
     collect: ['result.txt'],
   });
