@@ -144,8 +144,13 @@ test('engine down: the run in flight rejects with EngineUnavailableError, queued
   // Backing off, not spinning: 250 ms doubling to 5 s gives a handful of attempts in these seconds.
   assert.ok(down.consecutiveFailures <= 8, `${down.consecutiveFailures} attempts to make a container while the engine was down`);
 
+  const restartedAt = performance.now();
   await engine.start();
   await eventually('the pool refills by itself once the engine is back', () => sandbox.stats().ready === 1, 30_000);
+  t.diagnostic(
+    `in flight rejected ${inFlightMs.toFixed(0)} ms after the engine stopped; queued run waited ${queuedMs.toFixed(0)} ms; ` +
+      `${down.consecutiveFailures} creation attempts while down; pool ready ${(performance.now() - restartedAt).toFixed(0)} ms after the engine was started again`,
+  );
   assert.equal((await sandbox.run('print("back")')).stdout, 'back\n');
   assert.equal(sandbox.stats().failing, false);
   await sandbox.cleanup();
