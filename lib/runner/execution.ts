@@ -194,7 +194,8 @@ export function runExecution(input: ExecutionInput): Promise<RawExecution> {
       if (ended) return; // the flush reached the output cap
       ended = true;
       if (!acked) return end('lost', { cliExitCode: exit.exitCode });
-      const trailer = out.trailer;
+      // Either stream's marker carries the verdict; the engine may have lost the end of the other.
+      const trailer = out.trailer ?? err.trailer;
       const report = trailer === undefined ? undefined : parseExitReport(trailer);
       const collectProblem = collecting ? 'the container stopped before all the files had arrived' : undefined;
       end('exit', { report, cliExitCode: exit.exitCode, collectProblem });

@@ -19,7 +19,7 @@ export const READY_LINE = '\x1edps-ready\n';
 export const GO_ACK = '\x1edps-go\n';
 
 /**
- * Prefix of the exit markers: `${MARKER_PREFIX}${nonce}` then `\n` on stderr, and
+ * Prefix of the exit markers: `${MARKER_PREFIX}${nonce}` then the same trailer with 0 collected bytes on stderr, and
  * `:<exit status>:<signal or 0>:<OOM kills, -1 without a cgroup view>:<CPU ms>:<peak RSS KiB>:<collected bytes>\n`
  * on stdout, followed there by that many bytes of collected files (see collected-files.ts).
  */
@@ -318,7 +318,9 @@ def _dps_report(nonce, code, signal, oom_kills, cpu_ms, max_rss_kib, inputs):
             header = (json.dumps({'files': files, 'skipped': skipped}) + '\n').encode()
     collected = len(header) + sum(size for _, size in files)
     marker = ('\x1edps-exit:' + nonce).encode()
-    _dps_write_all(2, marker + b'\n')
+    # The verdict goes on both streams (files only on stdout): if the engine loses the end of one
+    # stream as the container exits, the other still carries it.
+    _dps_write_all(2, marker + (':%d:%d:%d:%d:%d:0\n' % (code, signal, oom_kills, cpu_ms, max_rss_kib)).encode())
     _dps_write_all(1, marker + (':%d:%d:%d:%d:%d:%d\n' % (code, signal, oom_kills, cpu_ms, max_rss_kib, collected)).encode())
     if request:
         _dps_send_collected(files, header)
@@ -388,7 +390,8 @@ def _dps_main(mode, preload):
         signal = 0
         code = os.WEXITSTATUS(status)
     _dps_report(nonce, code, signal, _dps_oom_kills(), _dps_cpu_ms(usage), usage.ru_maxrss, inputs)
-    os._exit(0)
+    # The container's exit status is the program's too: the last word if both reports were lost.
+    os._exit(code & 0xFF)
 
 _dps_main(sys.argv[1] if len(sys.argv) > 1 else 'fork', sys.argv[2:])
 `;
