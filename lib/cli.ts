@@ -8,10 +8,9 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, resolve, sep } from 'node:path';
 import { parseArgs } from 'node:util';
-import { DockerEngine } from './docker/engine.js';
 import { LABEL } from './docker/labels.js';
 import { RunParamsError, SandboxError, SandboxOptionsError } from './errors.js';
-import { executeReaping, planReaping } from './runner/orphan-reaper.js';
+import { removeOrphans } from './runner/orphan-reaper.js';
 import { Sandbox } from './sandbox.js';
 import type { RunResult } from './result.js';
 
@@ -129,10 +128,13 @@ async function main(argv: readonly string[]): Promise<number> {
 
 /** `cleanup [--all]`: removes orphans (or every labelled container) and says how many went. */
 async function cleanup(all: boolean, dockerHost: string | undefined): Promise<number> {
-  const engine = new DockerEngine({ binary: 'docker', host: dockerHost === '' ? undefined : dockerHost });
-  const plan = await planReaping(engine, { all });
-  if (all) process.stdout.write(`found ${count(plan.labelled, 'container')} with the label ${LABEL}; removing them all\n`);
-  const removed = await executeReaping(engine, plan);
+  const removed = await removeOrphans({
+    all,
+    ...(dockerHost !== undefined && dockerHost !== '' && { dockerHost }),
+    beforeRemoving: ({ labelled }) => {
+      if (all) process.stdout.write(`found ${count(labelled, 'container')} with the label ${LABEL}; removing them all\n`);
+    },
+  });
   const what = all ? count(removed.containers, 'container') : count(removed.containers, 'orphaned container');
   process.stdout.write(`removed ${what} and ${count(removed.tempDirs, 'temp dir')}\n`);
   return 0;

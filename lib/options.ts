@@ -282,6 +282,33 @@ export function parseRunParams(input: unknown, defaults: ResolvedSandboxOptions)
   };
 }
 
+const removeOrphansShape = z
+  .object({
+    /** Remove every container with the library's label, whoever owns it, live Sandboxes included. @default false */
+    all: z.boolean({ error: 'must be true or false' }).optional(),
+    /** The docker CLI binary. @default 'docker' */
+    dockerPath: nonEmptyString('the path or name of the docker binary').default('docker'),
+    /** Engine address (like DOCKER_HOST). @default the environment's */
+    dockerHost: nonEmptyString('an engine address such as "unix:///var/run/docker.sock"').optional(),
+    /** Called with how many containers carry the label and how many will go, before any is removed. */
+    beforeRemoving: z
+      .custom<(found: { labelled: number; removing: number }) => void>((value) => typeof value === 'function', {
+        error: 'must be a function ({ labelled, removing }) => void',
+      })
+      .optional(),
+  })
+  .strict();
+
+export type RemoveOrphansOptions = z.input<typeof removeOrphansShape>;
+export type ResolvedRemoveOrphansOptions = z.output<typeof removeOrphansShape>;
+
+/** Validates `removeOrphans()` options the way Sandbox options are: SandboxOptionsError naming each problem. */
+export function parseRemoveOrphansOptions(input: unknown): ResolvedRemoveOrphansOptions {
+  const parsed = removeOrphansShape.safeParse(input ?? {});
+  if (!parsed.success) throw new SandboxOptionsError(toIssues(parsed.error, input, Object.keys(removeOrphansShape.shape)));
+  return parsed.data;
+}
+
 function toIssues(error: z.ZodError, input: unknown, known: readonly string[]): ValidationIssue[] {
   return error.issues.flatMap((issue): ValidationIssue[] => {
     if (issue.code === 'unrecognized_keys') {

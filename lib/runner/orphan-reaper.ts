@@ -8,7 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DockerEngine, type LabelledContainer } from '../docker/engine.js';
 import { LABEL, OWNER_LABELS, ownerOfLabels, ROLE_LABEL, SANDBOX_LABEL } from '../docker/labels.js';
-import { SandboxOptionsError, type ValidationIssue } from '../errors.js';
+import { parseRemoveOrphansOptions, type RemoveOrphansOptions } from '../options.js';
+
+export type { RemoveOrphansOptions } from '../options.js';
 import { isOwnerAlive, ownerOfTempDir, systemProbe, type OwnerProbe } from '../owner.js';
 
 /** What a reaping removed. */
@@ -103,40 +105,6 @@ async function removeOwnDirectory(path: string): Promise<boolean> {
   }
 }
 
-export interface RemoveOrphansOptions {
-  /**
-   * Remove every container with the `docker-python-sandbox` label, whoever owns it, live Sandboxes
-   * included. @default false
-   */
-  all?: boolean;
-  /** The docker CLI binary. @default 'docker' */
-  dockerPath?: string;
-  /** Engine address (like DOCKER_HOST). @default the environment's */
-  dockerHost?: string;
-}
-
-const OPTION_RULES: Record<keyof RemoveOrphansOptions, [check: (value: unknown) => boolean, rule: string]> = {
-  all: [(value) => typeof value === 'boolean', 'must be true or false'],
-  dockerPath: [(value) => typeof value === 'string' && value !== '', 'must be the path or name of the docker binary'],
-  dockerHost: [(value) => typeof value === 'string' && value !== '', 'must be an engine address such as "unix:///var/run/docker.sock"'],
-};
-
-/** Throws SandboxOptionsError naming each bad or unknown option. */
-function checkOptions(options: unknown): RemoveOrphansOptions {
-  if (options === undefined) return {};
-  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
-    throw new SandboxOptionsError([{ path: '', message: 'must be an object such as { all: true }' }]);
-  }
-  const issues: ValidationIssue[] = [];
-  for (const [key, value] of Object.entries(options)) {
-    const rule = OPTION_RULES[key as keyof RemoveOrphansOptions];
-    if (rule === undefined) issues.push({ path: key, message: 'is not a known option' });
-    else if (value !== undefined && !rule[0](value)) issues.push({ path: key, message: rule[1] });
-  }
-  if (issues.length > 0) throw new SandboxOptionsError(issues);
-  return options as RemoveOrphansOptions;
-}
-
 /**
  * Removes the library's containers whose owner process is gone, and their temp dirs on this host
  * (`Sandbox.initialize()` does the same). With `all: true` it removes every container carrying the
@@ -144,7 +112,9 @@ function checkOptions(options: unknown): RemoveOrphansOptions {
  * EngineUnavailableError when no engine answers, SandboxOptionsError for a bad option.
  */
 export async function removeOrphans(options?: RemoveOrphansOptions): Promise<OrphanReport> {
-  const checked = checkOptions(options);
-  const engine = new DockerEngine({ binary: checked.dockerPath ?? 'docker', host: checked.dockerHost });
-  return reapOrphans(engine, { all: checked.all === true });
+  const checked = parseRemoveOrphansOptions(options);
+  const engine = new DockerEngine({ binary: checked.dockerPath, host: checked.dockerHost });
+  const plan = await planReaping(engine, { all: checked.all === true });
+  checked.beforeRemoving?.({ labelled: plan.labelled, removing: plan.containers.length });
+  return executeReaping(engine, plan);
 }
