@@ -17,7 +17,7 @@
  * only on a real failure (wrong output, docker error, leaked container), never on a missed target.
  */
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { availableParallelism, constants, tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setFlagsFromString } from 'node:v8';
@@ -27,6 +27,7 @@ import { CONTAINER_LABEL, Sandbox, type SandboxOptions } from '../lib/index.js';
 import { buildLimitArgs } from '../lib/docker/container-args.js';
 import { limitsOf } from '../lib/runner/container-fleet.js';
 import { DEFAULT_IMAGE, parseSandboxOptions } from '../lib/options.js';
+import { cleanUpOnInterrupt } from './interrupt.js';
 
 // ---------------------------------------------------------------------------------------------
 // Configuration
@@ -904,16 +905,7 @@ async function main(): Promise<void> {
   if (leakedContainers.length > 0) throw new BenchFailure(`Sandbox cleanup() left ${leakedContainers.length} container(s) behind (removed now): ${leakedContainers.join(', ')}`);
 }
 
-let interrupted = false;
-
-/** Ctrl-C or a CI timeout: remove what we started, then exit. */
-function onSignal(signal: NodeJS.Signals): void {
-  interrupted = true;
-  log(`${signal}: cleaning up`);
-  void cleanUpEverything().finally(() => process.exit(128 + (constants.signals[signal] ?? 2)));
-}
-process.once('SIGINT', onSignal);
-process.once('SIGTERM', onSignal);
+const interruption = cleanUpOnInterrupt(cleanUpEverything, log);
 
 function reportFailure(error: unknown): void {
   log(`FAILED: ${error instanceof Error ? error.message : String(error)}`);
@@ -926,7 +918,7 @@ try {
 } catch (error) {
   process.exitCode = 1;
   // After a signal, runs fail because their Sandbox was cleaned up: that is no news.
-  if (!interrupted) reportFailure(error);
+  if (!interruption.interrupted) reportFailure(error);
 } finally {
   await cleanUpEverything();
 }

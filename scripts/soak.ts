@@ -19,13 +19,14 @@
  * Exits non-zero on any failure.
  */
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { availableParallelism, constants, tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { execa } from 'execa';
 import { CONTAINER_LABEL, Sandbox, type RunResult } from '../lib/index.js';
+import { cleanUpOnInterrupt } from './interrupt.js';
 
 // ---------------------------------------------------------------------------------------------
 // Configuration
@@ -564,14 +565,7 @@ async function cleanUpEverything(): Promise<void> {
   if (privateTmp !== undefined) await rm(privateTmp, { recursive: true, force: true }).catch(() => {});
 }
 
-let interrupted = false;
-function onSignal(signal: NodeJS.Signals): void {
-  interrupted = true;
-  log(`${signal}: cleaning up`);
-  void cleanUpEverything().finally(() => process.exit(128 + (constants.signals[signal] ?? 2)));
-}
-process.once('SIGINT', onSignal);
-process.once('SIGTERM', onSignal);
+const interruption = cleanUpOnInterrupt(cleanUpEverything, log);
 
 try {
   const report = await main();
@@ -581,7 +575,7 @@ try {
   if (!report.passed) process.exitCode = 1;
 } catch (error) {
   process.exitCode = 1;
-  if (!interrupted) log(`FAILED: ${error instanceof Error ? (error instanceof SoakFailure ? error.message : (error.stack ?? error.message)) : String(error)}`);
+  if (!interruption.interrupted) log(`FAILED: ${error instanceof Error ? (error instanceof SoakFailure ? error.message : (error.stack ?? error.message)) : String(error)}`);
 } finally {
   await cleanUpEverything();
 }
