@@ -78,7 +78,7 @@ const FILES_DIR = 'files';
 const DEATH_SETTLE_MS = 1_500;
 const SIGKILL = 9;
 /** How long after a container's death its OOM event may still arrive. */
-const OOM_AFTER_DEATH_MS = 500;
+const OOM_AFTER_DEATH_MS = 1_500;
 /** Most files one run brings back (and most skipped ones listed one by one). */
 const MAX_COLLECTED_FILES = 1_000;
 
