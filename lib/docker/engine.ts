@@ -2,7 +2,7 @@
  * Typed operations on the Docker engine. Callers never see argv: they ask for an image check, a
  * container, an attached process or a removal, and get typed errors back.
  */
-import { ContainerStartError, DockerCliError, ImageNotFoundError, RuntimeNotFoundError } from '../errors.js';
+import { ContainerStartError, DockerCliError, EngineUnavailableError, ImageNotFoundError, RuntimeNotFoundError } from '../errors.js';
 import { DockerCli, type AttachedProcess, type DockerCliConfig } from './cli.js';
 import { buildAttachedRunArgs, buildDetachedRunArgs, buildEventsArgs, buildRemoveArgs, buildUpdateArgs, type ContainerSpec } from './container-args.js';
 
@@ -43,6 +43,16 @@ export class DockerEngine {
   /** Resolves when the engine answers; rejects with EngineUnavailableError (within a few seconds) when it does not. */
   async ping(): Promise<void> {
     await this.#cli.run(['version', '--format', '{{.Server.Version}}'], { timeoutMs: PING_TIMEOUT_MS });
+  }
+
+  /** The EngineUnavailableError to report when the engine does not answer now, else undefined. Never rejects. */
+  async whyUnavailable(): Promise<EngineUnavailableError | undefined> {
+    try {
+      await this.ping();
+      return undefined;
+    } catch (error) {
+      return error instanceof EngineUnavailableError ? error : undefined;
+    }
   }
 
   /** Rejects with RuntimeNotFoundError unless the engine has the runtime. */

@@ -6,7 +6,7 @@
 import { finished } from 'node:stream/promises';
 import type { AttachedProcess } from '../docker/cli.js';
 import { GO_ACK, goLine, MARKER_PREFIX, parseExitReport, type ExitReport } from './loader-source.js';
-import { delay } from './delay.js';
+import { settlesWithin } from './bounded-wait.js';
 import { MarkerStream } from './marker-stream.js';
 import { OutputCollector, type StreamName } from './output-collector.js';
 
@@ -132,7 +132,7 @@ export function runExecution(input: ExecutionInput): Promise<RawExecution> {
       loader.stdout.off('data', onStdout);
       loader.stderr.off('data', onStderr);
       clearTimeout(timer);
-      void Promise.race([input.kill(), delay(KILL_GRACE_MS)]).then(() => end(reason, ending));
+      void settlesWithin(input.kill(), KILL_GRACE_MS).then(() => end(reason, ending));
     };
     /** Once both markers are in: the verdict, after the collected files (if any) have arrived. */
     const checkMarkers = (): void => {
@@ -187,7 +187,8 @@ export function runExecution(input: ExecutionInput): Promise<RawExecution> {
     loader.stderr.resume();
     // The loader ended without both markers (it was killed, or its container was), or before
     // all the collected files it announced had arrived.
-    void Promise.all([loader.exited, settled(loader.stdout), settled(loader.stderr)]).then(([exit]) => {
+    const cliEnded = Promise.all([loader.exited, settled(loader.stdout), settled(loader.stderr)]);
+    void cliEnded.then(([exit]) => {
       if (ended) return;
       out.flush(); // what was held back as a possible marker start was output after all
       err.flush();
@@ -204,7 +205,7 @@ export function runExecution(input: ExecutionInput): Promise<RawExecution> {
       if (ended || collecting) return; // while files arrive, the CLI's end (above) decides
       // Before the acknowledgement: it may still be in the pipe, and the CLI's end (above), which
       // has read all of stdout, tells a lost container from a dead program. Wait for it a little.
-      if (!acked) await delay(LOST_SETTLE_MS);
+      if (!acked) await settlesWithin(cliEnded, LOST_SETTLE_MS);
       if (ended) return;
       out.flush();
       err.flush();

@@ -15,7 +15,7 @@ import type { DockerEngine } from '../docker/engine.js';
 import { ContainerStartError, EngineUnavailableError } from '../errors.js';
 import { ownerTempDirPrefix } from '../owner.js';
 import { MAX_COLLECT_HEADER_BYTES, notCollected, parseCollectedFiles, type CollectedFiles, type SkippedFile } from './collected-files.js';
-import { delay } from './delay.js';
+import { settlesWithin } from './bounded-wait.js';
 import { runExecution, type EndReason } from './execution.js';
 import { LOADER_SOURCE, loaderMode, READY_LINE, type RunInputs } from './loader-source.js';
 
@@ -109,7 +109,8 @@ export class WarmContainer {
   #reported = false;
   #killed: Promise<void> | undefined;
   #killError: unknown;
-  #loaderGone = false;
+  /** How the container's CLI process ended, once it has. */
+  #cliExit: { exitCode: number | undefined } | undefined;
 
   private constructor(name: string, engine: DockerEngine, dir: DirectoryResult, loader: AttachedProcess, limits: ContainerLimits) {
     this.name = name;
@@ -119,7 +120,7 @@ export class WarmContainer {
     this.#loader = loader;
     this.#died = new Promise((resolve) => (this.#markDied = resolve));
     this.#oomSeen = new Promise((resolve) => (this.#markOom = resolve));
-    void loader.exited.then(() => (this.#loaderGone = true));
+    void loader.exited.then((exit) => (this.#cliExit = exit));
   }
 
   /** Creates the container and waits for its loader; on failure leaves nothing behind. */
@@ -137,8 +138,11 @@ export class WarmContainer {
         inputDir: dir.path,
         command: ['python3', '-c', LOADER_SOURCE, loaderMode(settings.limits.runtime), ...settings.preload],
       });
-      const failure = await waitForReady(loader, settings.startTimeoutMs);
-      if (failure !== undefined) throw engine.startFailure(settings.image, loader.command, failure.exitCode, failure.stderr);
+      const failure = await waitForReady(loader, settings.startTimeoutMs).catch(async (error: unknown) => {
+        throw (await engine.whyUnavailable()) ?? error;
+      });
+      // The engine going down while the container started says little in the CLI's stderr: ask it.
+      if (failure !== undefined) throw (await engine.whyUnavailable()) ?? engine.startFailure(settings.image, loader.command, failure.exitCode, failure.stderr);
       return new WarmContainer(name, engine, dir, loader, settings.limits);
     } catch (error) {
       loader?.kill();
@@ -162,7 +166,7 @@ export class WarmContainer {
 
   /** True once the engine reported the container dead, or its CLI ended: it must not be given a program. */
   get dead(): boolean {
-    return this.#dead || this.#loaderGone;
+    return this.#dead || this.#cliExit !== undefined;
   }
 
   /**
@@ -187,7 +191,7 @@ export class WarmContainer {
         ? this.#engine.updateLimits(this.name, { memoryLimitMb, cpus }).catch(async (error: unknown) => {
             // Gone meanwhile (or the engine is): no program started.
             if (this.dead) throw new ContainerLostError(this.name);
-            throw (await this.#engineDown()) ?? error;
+            throw (await this.#engine.whyUnavailable()) ?? error;
           })
         : undefined,
     ]);
@@ -205,7 +209,7 @@ export class WarmContainer {
       died: this.#died,
       kill: () => this.kill(),
     });
-    if (raw.reason === 'lost') throw (await this.#engineDown()) ?? new ContainerLostError(this.name);
+    if (raw.reason === 'lost') throw (await this.#engine.whyUnavailable()) ?? new ContainerLostError(this.name);
     if ((raw.reason === 'timeout' || raw.reason === 'output_limit') && this.#killError instanceof EngineUnavailableError) throw this.#killError;
     const { report, cliExitCode, collected, collectProblem, ...texts } = raw;
     const patterns = options.collect?.patterns ?? [];
@@ -222,17 +226,14 @@ export class WarmContainer {
     if (raw.reason === 'exit' || raw.reason === 'died') {
       // The loader died without a report: its container was killed (gVisor ends a whole sandbox at
       // its memory limit). The engine's events say whether the OOM killer did it.
-      const [exit] = await Promise.all([
-        Promise.race([this.#loader.exited, delay(DEATH_SETTLE_MS)]),
-        Promise.race([this.#died, delay(DEATH_SETTLE_MS)]),
-      ]);
+      await Promise.all([settlesWithin(this.#loader.exited, DEATH_SETTLE_MS), settlesWithin(this.#died, DEATH_SETTLE_MS)]);
       // The engine may report the OOM kill just after the death: give it a moment.
-      if (!this.#oomEvent) await Promise.race([this.#oomSeen, delay(OOM_AFTER_DEATH_MS)]);
+      if (!this.#oomEvent) await settlesWithin(this.#oomSeen, OOM_AFTER_DEATH_MS);
       const oomKilled = this.#oomEvent;
       // Or the engine itself went away, taking the container with it: that is no program's result.
-      const down = oomKilled ? undefined : await this.#engineDown();
+      const down = oomKilled ? undefined : await this.#engine.whyUnavailable();
       if (down !== undefined) throw down;
-      const exitCode = oomKilled ? 128 + SIGKILL : (cliExitCode ?? exit?.exitCode ?? null);
+      const exitCode = oomKilled ? 128 + SIGKILL : (cliExitCode ?? this.#cliExit?.exitCode ?? null);
       const signal = exitCode !== null && exitCode > 128 ? exitCode - 128 : null;
       return { ...texts, exitCode, signal, oomKilled, usage: null, ...lost };
     }
@@ -274,23 +275,9 @@ export class WarmContainer {
     return this.#killed;
   }
 
-  /** The EngineUnavailableError to report when the engine does not answer now, else undefined. */
-  async #engineDown(): Promise<EngineUnavailableError | undefined> {
-    try {
-      await this.#engine.ping();
-      return undefined;
-    } catch (error) {
-      return error instanceof EngineUnavailableError ? error : undefined;
-    }
-  }
-
   /** Resolves once the container's CLI process has exited (the container is then gone), or after ms. */
-  async exited(ms: number): Promise<boolean> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
-    const result = await Promise.race([this.#loader.exited.then(() => true), timeout]);
-    clearTimeout(timer);
-    return result;
+  exited(ms: number): Promise<boolean> {
+    return settlesWithin(this.#loader.exited, ms);
   }
 
   /** Frees what this container holds on the host, once the container itself is gone. */
