@@ -34,7 +34,13 @@ export class ContainerEvents {
     this.#label = label;
   }
 
+  /** Follows the engine's events from now on (again, after stop()). */
   start(): void {
+    this.#stopped = false;
+    this.#follow();
+  }
+
+  #follow(): void {
     if (this.#stopped || this.#process !== undefined) return;
     const events = this.#engine.watchEvents(this.#label, ['oom', 'die']);
     this.#process = events;
@@ -46,7 +52,9 @@ export class ContainerEvents {
       if (this.#stopped) return;
       // The engine restarted or the CLI died: follow again shortly, less often while it stays down.
       if (performance.now() - startedAt > HEALTHY_AFTER_MS) this.#restartDelayMs = RESTART_MIN_MS;
-      this.#restartTimer = setTimeout(() => this.start(), this.#restartDelayMs).unref();
+      // Background work nobody awaits (a run that needs a death to end bounds its own wait), so it
+      // does not keep the process alive by itself.
+      this.#restartTimer = setTimeout(() => this.#follow(), this.#restartDelayMs).unref();
       this.#restartDelayMs = Math.min(RESTART_MAX_MS, this.#restartDelayMs * 2);
     });
   }

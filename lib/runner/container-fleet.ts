@@ -5,6 +5,7 @@
 import type { ContainerLimits } from '../docker/container-args.js';
 import { createLabels, SANDBOX_LABEL } from '../docker/labels.js';
 import { DockerEngine } from '../docker/engine.js';
+import { EngineUnavailableError, ImageNotFoundError } from '../errors.js';
 import type { ResolvedSandboxOptions } from '../options.js';
 import type { PoolResourceFactory } from '../pool/pool.js';
 import { ContainerEvents } from './container-events.js';
@@ -58,6 +59,7 @@ export class ContainerFleet implements PoolResourceFactory<WarmContainer> {
         this.#engine,
         { image: options.image, labels: createLabels(sandboxId, 'netns'), limits: this.#settings.limits, namePrefix: `dps-${sandboxId}-netns-` },
         2 * options.poolSize, // one in use and one coming back, per slot
+        this.#events,
       );
     }
   }
@@ -79,18 +81,26 @@ export class ContainerFleet implements PoolResourceFactory<WarmContainer> {
   }
 
   async create(): Promise<WarmContainer> {
-    this.#sequence += 1;
     const holder = this.#holders?.take();
-    const settings =
-      holder === undefined ? this.#settings : { ...this.#settings, limits: { ...this.#settings.limits, network: `container:${holder}` } };
+    if (holder === undefined) return this.#start(this.#settings);
+    const settings = { ...this.#settings, limits: { ...this.#settings.limits, network: `container:${holder}` } };
     let container: WarmContainer;
     try {
-      container = await WarmContainer.start(this.#engine, `dps-${this.#sandboxId}-${this.#sequence}`, settings);
+      container = await this.#start(settings);
     } catch (error) {
-      if (holder !== undefined) this.#holders?.discard(holder);
-      throw error;
+      // The holder may be gone (removed from outside before its die event arrived): never join it
+      // again, and start this container with a namespace of its own instead.
+      this.#holders?.discard(holder);
+      if (error instanceof EngineUnavailableError || error instanceof ImageNotFoundError) throw error;
+      return this.#start(this.#settings);
     }
-    if (holder !== undefined) this.#holderOf.set(container, holder);
+    this.#holderOf.set(container, holder);
+    return container;
+  }
+
+  async #start(settings: ContainerSettings): Promise<WarmContainer> {
+    this.#sequence += 1;
+    const container = await WarmContainer.start(this.#engine, `dps-${this.#sandboxId}-${this.#sequence}`, settings);
     this.#events.watch(container);
     return container;
   }

@@ -11,6 +11,7 @@
  */
 import type { ContainerLimits } from '../docker/container-args.js';
 import type { DockerEngine } from '../docker/engine.js';
+import type { EventListener } from './container-events.js';
 
 const RETRY_AFTER_FAILURE_MS = 5_000;
 
@@ -21,12 +22,21 @@ export interface HolderSettings {
   namePrefix: string;
 }
 
+/** Where holders are followed: the engine's die event of one means it is gone (removed from outside, say). */
+export interface HolderWatch {
+  watch(listener: EventListener): void;
+  unwatch(listener: EventListener): void;
+}
+
 export class NetnsHolders {
   readonly #engine: DockerEngine;
   readonly #settings: HolderSettings;
   readonly #target: number;
   readonly #free: string[] = [];
   readonly #all = new Set<string>();
+  readonly #watch: HolderWatch;
+  /** The die-event listener of each live holder. */
+  readonly #listeners = new Map<string, EventListener>();
   /** Holder creations and removals under way: stop() waits for all of them. */
   readonly #pending = new Set<Promise<void>>();
   #sequence = 0;
@@ -35,8 +45,9 @@ export class NetnsHolders {
   #stopped = false;
   #lastFailure = Number.NEGATIVE_INFINITY;
 
-  constructor(engine: DockerEngine, settings: HolderSettings, target: number) {
+  constructor(engine: DockerEngine, settings: HolderSettings, target: number, watch: HolderWatch) {
     this.#engine = engine;
+    this.#watch = watch;
     this.#settings = settings;
     this.#target = target;
   }
@@ -47,6 +58,7 @@ export class NetnsHolders {
    */
   enable(): void {
     this.#enabled = true;
+    this.#stopped = false;
     this.fill();
   }
 
@@ -63,11 +75,30 @@ export class NetnsHolders {
     this.#free.push(holder);
   }
 
-  /** A holder that failed a container start is not trusted again. */
+  /** A holder that failed a container start (or died) is not trusted again: it is forgotten and removed. */
   discard(holder: string): void {
-    this.#all.delete(holder);
+    if (!this.#forget(holder)) return;
     this.#track(this.#remove(holder));
     this.fill();
+  }
+
+  /** Adds a new holder to those free, and follows its death. */
+  #adopt(holder: string): void {
+    const listener: EventListener = { name: holder, noteOom: () => {}, noteDied: () => this.discard(holder) };
+    this.#listeners.set(holder, listener);
+    this.#watch.watch(listener);
+    this.#all.add(holder);
+    this.#free.push(holder);
+  }
+
+  /** Stops lending a holder; false if it was not one (any more). */
+  #forget(holder: string): boolean {
+    const listener = this.#listeners.get(holder);
+    if (listener !== undefined) this.#watch.unwatch(listener);
+    this.#listeners.delete(holder);
+    const index = this.#free.indexOf(holder);
+    if (index >= 0) this.#free.splice(index, 1);
+    return this.#all.delete(holder);
   }
 
   #remove(holder: string): Promise<void> {
@@ -98,8 +129,7 @@ export class NetnsHolders {
           async () => {
             this.#creating -= 1;
             if (this.#stopped) return this.#remove(name);
-            this.#all.add(name);
-            this.#free.push(name);
+            this.#adopt(name);
           },
           async () => {
             // Without holders the pool still works, with --network none; a later take() tries again.
@@ -117,8 +147,7 @@ export class NetnsHolders {
     this.#stopped = true;
     while (this.#pending.size > 0) await Promise.all(this.#pending);
     const holders = [...this.#all];
-    this.#all.clear();
-    this.#free.length = 0;
+    for (const holder of holders) this.#forget(holder);
     await this.#engine.removeContainers(holders).catch(() => {});
   }
 }

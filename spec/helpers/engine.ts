@@ -19,6 +19,11 @@ export function runnerContainers(sandboxId: string): Promise<string[]> {
   return engine.listContainers({ [SANDBOX_LABEL]: sandboxId, [ROLE_LABEL]: 'runner' });
 }
 
+/** The network-namespace holders of one Sandbox. */
+export function holderContainers(sandboxId: string): Promise<string[]> {
+  return engine.listContainers({ [SANDBOX_LABEL]: sandboxId, [ROLE_LABEL]: 'netns' });
+}
+
 /**
  * The per-container temp dirs the library makes on the host, but for those of dead owners: any
  * Sandbox's initialize() may reap them at any moment, so they would make before/after checks race.

@@ -8,7 +8,7 @@ import { execFile } from 'node:child_process';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
 import { EngineUnavailableError, ImageNotFoundError, QueueFullError, QueueTimeoutError, Sandbox } from '../../lib/index.js';
-import { labelledContainers, runnerContainers, startSandbox } from '../helpers/engine.js';
+import { holderContainers, labelledContainers, runnerContainers, startSandbox } from '../helpers/engine.js';
 import { startPrivateEngine } from '../helpers/private-engine.js';
 
 const execFileAsync = promisify(execFile);
@@ -46,6 +46,24 @@ test('warm containers removed from outside are noticed and replaced; the runs th
   const now = await runnerContainers(sandbox.id);
   assert.equal(now.length, 2);
   assert.ok(!now.some((name) => warm.includes(name)), 'the removed containers were replaced, not reused');
+});
+
+test('every container of a pool removed from outside, network-namespace holders included: replacements never join a gone holder, runs succeed', async (t) => {
+  const sandbox = await startSandbox(t, { poolSize: 1 });
+  // Holders are made in the background once the pool is ready: two per slot.
+  await eventually('the holders are up', async () => (await holderContainers(sandbox.id)).length === 2);
+  const all = await labelledContainers(sandbox.id);
+  assert.equal(all.length, 3, `1 runner and 2 holders: ${all.join(' ')}`);
+  await docker(['rm', '-f', ...all]);
+  const results = await Promise.all([sandbox.run('print(1)'), sandbox.run('print(2)'), sandbox.run('print(3)')]);
+  assert.deepEqual(
+    results.map((result) => [result.status, result.stdout, result.stderr]),
+    [['ok', '1\n', ''], ['ok', '2\n', ''], ['ok', '3\n', '']],
+  );
+  await sandbox.whenWarm();
+  assert.equal((await sandbox.run('print("after")')).stdout, 'after\n');
+  // New holders replace the gone ones.
+  await eventually('new holders are made', async () => (await holderContainers(sandbox.id)).some((name) => !all.includes(name)));
 });
 
 test('a container removed from outside mid-run: the run ends at once as an error (it is not run twice); the pool replaces it', async (t) => {
