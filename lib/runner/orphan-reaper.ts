@@ -12,6 +12,7 @@ import { parseRemoveOrphansOptions, type RemoveOrphansOptions } from '../options
 
 export type { RemoveOrphansOptions } from '../options.js';
 import { isOwnerAlive, ownerOfTempDir, systemProbe, type OwnerProbe } from '../owner.js';
+import { waitForOrphanedCommands } from './orphaned-commands.js';
 
 /** What a reaping removed. */
 export interface OrphanReport {
@@ -66,9 +67,14 @@ export function selectOrphanTempDirs(names: readonly string[], probe: OwnerProbe
   });
 }
 
-/** Finds what to reap. Rejects (EngineUnavailableError, ...) when the engine cannot list its containers. */
+/**
+ * Finds what to reap, once the creations that dead owners left under way have finished (so that
+ * what they create is seen). Rejects (EngineUnavailableError, ...) when the engine cannot list its
+ * containers.
+ */
 export async function planReaping(engine: DockerEngine, options: ReapOptions = {}): Promise<ReapPlan> {
   const probe = options.probe ?? systemProbe;
+  await waitForOrphanedCommands(probe);
   const labelled = await engine.listLabelled(LABEL, LISTED_LABELS);
   const containers = selectOrphanContainers(labelled, { all: options.all === true, probe });
   const dir = options.tempDir ?? tmpdir();

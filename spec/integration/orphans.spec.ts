@@ -5,20 +5,29 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test, type TestContext } from 'node:test';
 import { DockerEngine } from '../../lib/docker/engine.js';
-import { LABEL, ROLE_LABEL, SANDBOX_LABEL } from '../../lib/docker/labels.js';
+import { LABEL, OWNER_PID_LABEL, ROLE_LABEL, SANDBOX_LABEL } from '../../lib/docker/labels.js';
+import { findOrphanedCommands, waitForOrphanedCommands } from '../../lib/runner/orphaned-commands.js';
 import { parseSandboxOptions } from '../../lib/options.js';
 import { limitsOf } from '../../lib/runner/container-fleet.js';
 import { EngineUnavailableError, removeOrphans, Sandbox, SandboxOptionsError, type SandboxOptions } from '../../lib/index.js';
 import { startPrivateEngine } from '../helpers/private-engine.js';
+import { watchedProcess } from '../helpers/watched-process.js';
 
 const CLI = fileURLToPath(new URL('../../lib/cli.ts', import.meta.url));
 const OWNER = fileURLToPath(new URL('../fixtures/orphan-owner.ts', import.meta.url));
+
+/** The running orphaned creation commands (see lib/runner/orphaned-commands.ts) of one dead owner. */
+async function commandsOf(pid: number): Promise<number[]> {
+  const pids = await findOrphanedCommands();
+  const lines = await Promise.all(pids.map((command) => readFile(`/proc/${command}/cmdline`, 'utf8').catch(() => '')));
+  return pids.filter((_, index) => lines[index]!.split('\0').includes(`${OWNER_PID_LABEL}=${pid}`));
+}
 
 function engineAt(host: string | undefined): DockerEngine {
   return new DockerEngine({ binary: 'docker', host });
@@ -183,6 +192,33 @@ test('initialize() reaps the containers and temp dirs of a SIGKILLed owner, neve
   assert.deepEqual(liveBefore.filter((name) => !liveAfter.includes(name)), [], 'the live Sandbox kept all its containers');
   assert.equal((await live.run('print("still here")')).stdout, 'still here\n');
   assert.equal((await fresh.run('print("fresh")')).stdout, 'fresh\n');
+});
+
+test('initialize() also reaps what a SIGKILLed owner was still creating when it died (its holders)', async (t) => {
+  const onEnd = endHooks(t);
+  const tmp = await privateTmp(onEnd);
+  const child = watchedProcess(process.execPath, ['--import', 'tsx', OWNER, 'holders-in-flight'], { env: { ...process.env, TMPDIR: tmp } });
+  let sandboxId: string | undefined;
+  onEnd(async () => {
+    child.kill();
+    await child.exited;
+    const engine = engineAt(undefined);
+    if (sandboxId !== undefined) await engine.removeContainers(await engine.listContainers({ [SANDBOX_LABEL]: sandboxId }));
+  });
+  await child.waitForOutput('the owner is initialized', (out) => out.includes('\n'), 60_000);
+  const owner = JSON.parse(child.stdout.split('\n')[0]!) as { sandbox: string; pid: number };
+  sandboxId = owner.sandbox;
+  child.kill('SIGKILL');
+  await child.exited;
+  const inFlight = await commandsOf(owner.pid);
+  assert.ok(inFlight.length >= 1, 'holder creations (docker run --detach) were under way when the owner died');
+
+  await liveSandbox(onEnd, { poolSize: 1 });
+  assert.deepEqual(await commandsOf(owner.pid), [], 'initialize() waited for the dead owner\'s creations');
+  // Had the reaping listed containers before those creations ended, what they made would stay.
+  assert.equal(await waitForOrphanedCommands(), 0);
+  assert.deepEqual(await engineAt(undefined).listContainers({ [SANDBOX_LABEL]: owner.sandbox }), [], 'nothing of the dead owner is left');
+  t.diagnostic(`${inFlight.length} creations were in flight when the owner died`);
 });
 
 test('`docker-python-sandbox cleanup` removes a SIGKILLed owner\'s containers and temp dirs and says how many (private engine)', async (t) => {

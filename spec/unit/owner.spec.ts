@@ -18,6 +18,7 @@ import {
   type OwnerProbe,
 } from '../../lib/owner.js';
 import { selectOrphanContainers, selectOrphanTempDirs } from '../../lib/runner/orphan-reaper.js';
+import { isOrphanedCreation, labelsOfArgv } from '../../lib/runner/orphaned-commands.js';
 
 const HOST = 'this-host';
 
@@ -160,4 +161,24 @@ test('orphaned temp dirs: those of dead or reused pids of this host, in the exac
     'dps-150-6000-150-cccccccccccc',
     'dps-151-x-151-dddddddddddd',
   ]);
+});
+
+test('a dead owner\'s container creation still running is recognised by the labels on its command line', () => {
+  const probe = fakeProbe({ 100: '555' });
+  const labels = (pid: number): string[] =>
+    ['--label', LABEL, '--label', `${OWNER_HOST_LABEL}=${HOST}`, '--label', `${OWNER_PID_LABEL}=${pid}`, '--label', `${OWNER_START_LABEL}=555`, `--label=${OWNER_PIDNS_LABEL}=4026531836`];
+  const detached = (pid: number): string[] => ['docker', 'run', '--detach', '--name', 'dps-x-netns-1', ...labels(pid), 'image', 'sleep', 'infinity'];
+  assert.deepEqual(labelsOfArgv(labels(7)), {
+    [LABEL]: '',
+    [OWNER_HOST_LABEL]: HOST,
+    [OWNER_PID_LABEL]: '7',
+    [OWNER_START_LABEL]: '555',
+    [OWNER_PIDNS_LABEL]: '4026531836',
+  });
+  assert.equal(isOrphanedCreation(detached(200), probe), true, 'the owner (pid 200) is dead');
+  assert.equal(isOrphanedCreation(detached(100), probe), false, 'the owner is alive');
+  assert.equal(isOrphanedCreation(['docker', 'run', '--interactive', ...labels(200), 'image', 'python3'], probe), false, 'an attached run ends by itself');
+  assert.equal(isOrphanedCreation(['docker', 'run', '--detach', '--label', `${OWNER_PID_LABEL}=200`, 'image'], probe), false, 'not the library\'s');
+  const otherHost = detached(200).map((arg) => arg.replace(`=${HOST}`, '=elsewhere'));
+  assert.equal(isOrphanedCreation(otherHost, probe), false, 'another host\'s owner cannot be checked');
 });
