@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import { QueueFullError, QueueTimeoutError, SandboxClosedError } from '../../lib/errors.js';
 import { Pool } from '../../lib/pool/pool.js';
 import { FakeFactory, settleTasks } from '../helpers/fake-factory.js';
@@ -132,62 +132,85 @@ test('whenQuiet() resolves once a used resource has been destroyed and replaced'
   await pool.close();
 });
 
-test('a lasting failure is reported by stats and refuses new acquires at once until a creation succeeds', async () => {
+test('a lasting failure is reported by stats and refuses new acquires at once until a creation succeeds', async (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout'] });
   const factory = new FakeFactory();
   const pool = new Pool(factory, { size: 1, retryMinMs: 5 });
   await pool.start();
   const lasting = new Error('image was deleted');
   factory.failWith = lasting;
   pool.release(await pool.acquire());
-  await waitFor(() => pool.stats().failing);
+  await until('the pool says it is failing', () => pool.stats().failing);
   assert.equal(pool.stats().lastError, lasting);
   await assert.rejects(pool.acquire(), /image was deleted/);
   factory.failWith = undefined;
-  await waitFor(() => !pool.stats().failing);
+  await advance(t, 5); // the retry
+  await until('the pool recovers', () => !pool.stats().failing);
   const item = await pool.acquire();
   assert.deepEqual({ ...pool.stats(), lastError: pool.stats().lastError }, { size: 1, ready: 0, busy: 1, starting: 0, queued: 0, failing: false, consecutiveFailures: 0, lastError: null });
   pool.release(item);
   await pool.close();
 });
 
-test('a passing failure (engine restarting) keeps waiters waiting; they are served once a retry succeeds', async () => {
+test('a passing failure (engine restarting) keeps waiters waiting; they are served once a retry succeeds', async (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout'] });
   const factory = new FakeFactory();
   const pool = new Pool(factory, { size: 1, retryMinMs: 5, retryMaxMs: 20, isLasting: () => false });
   await pool.start();
   factory.failWith = new Error('engine down');
   pool.release(await pool.acquire());
   const waiting = pool.acquire();
-  await waitFor(() => pool.stats().consecutiveFailures >= 3);
+  await settleTasks(); // the first failure: its retry is due in 5 ms
+  await advance(t, 5 + 10); // two retries
+  assert.equal(pool.stats().consecutiveFailures, 3);
   assert.equal(pool.stats().queued, 1);
   factory.failWith = undefined;
+  await advance(t, 20);
   pool.release(await waiting);
   await pool.close();
 });
 
-test('retries back off: while creations fail, attempts double their spacing up to retryMaxMs', async () => {
+test('retries back off: while creations fail, attempts double their spacing up to retryMaxMs', async (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout'] });
   const factory = new FakeFactory();
   const pool = new Pool(factory, { size: 1, retryMinMs: 10, retryMaxMs: 80, isLasting: () => false });
   await pool.start();
   factory.failWith = new Error('engine down');
-  const before = factory.created;
+  const attemptsAt: number[] = [];
+  let now = 0;
+  const create = factory.create.bind(factory);
+  factory.create = () => {
+    attemptsAt.push(now);
+    return create();
+  };
   pool.release(await pool.acquire());
-  await new Promise((resolve) => setTimeout(resolve, 400));
-  // 10 + 20 + 40 + 80 + 80 + 80 ms: about 6 attempts in 400 ms, never hundreds.
-  const attempts = factory.created - before;
-  assert.ok(attempts >= 2 && attempts <= 8, `${attempts} attempts in 400 ms`);
+  await settleTasks();
+  while (now < 400) {
+    now += 1;
+    await advance(t, 1);
+  }
+  const gaps = attemptsAt.slice(1).map((at, index) => at - attemptsAt[index]!);
+  assert.deepEqual(gaps, [10, 20, 40, 80, 80, 80, 80], `attempts at ${attemptsAt.join(', ')} ms`);
   await pool.close();
 });
 
-test('queueTimeoutMs: a waiter rejects with QueueTimeoutError, or with the creation failure while failing', async () => {
+test('queueTimeoutMs: a waiter rejects with QueueTimeoutError, or with the creation failure while failing', async (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout'] });
   const factory = new FakeFactory();
   const pool = new Pool(factory, { size: 1, queueTimeoutMs: 50, retryMinMs: 5, isLasting: () => false });
   await pool.start();
   const item = await pool.acquire();
-  await assert.rejects(pool.acquire(), (error: unknown) => error instanceof QueueTimeoutError && /waited 50 ms/.test(error.message));
+  const timedOut = assert.rejects(pool.acquire(), (error: unknown) => error instanceof QueueTimeoutError && /waited 50 ms/.test(error.message));
+  await advance(t, 49);
+  assert.equal(pool.stats().queued, 1, 'still waiting 1 ms before the limit');
+  await advance(t, 1);
+  await timedOut;
   assert.equal(pool.stats().queued, 0);
   factory.failWith = new Error('engine down');
   pool.release(item);
-  await assert.rejects(pool.acquire(), /engine down/);
+  const failed = assert.rejects(pool.acquire(), /engine down/);
+  await advance(t, 50);
+  await failed;
   await pool.close();
 });
 
@@ -206,6 +229,19 @@ test('maxQueue: one waiter too many is refused at once with QueueFullError', asy
   await pool.close();
 });
 
-async function waitFor(condition: () => boolean): Promise<void> {
-  while (!condition()) await new Promise((resolve) => setTimeout(resolve, 2));
+/** Lets the pool's promise chains and immediates run until condition holds; fails after 2 s. */
+async function until(what: string, condition: () => boolean, ms = 2_000): Promise<void> {
+  const deadline = performance.now() + ms;
+  while (!condition()) {
+    if (performance.now() > deadline) assert.fail(`${what}: not within ${ms} ms`);
+    await settleTasks();
+  }
+}
+
+/** Moves the mocked clock on by ms, one millisecond at a time, letting what each timer starts run. */
+async function advance(t: TestContext, ms: number): Promise<void> {
+  for (let i = 0; i < ms; i++) {
+    t.mock.timers.tick(1);
+    await settleTasks();
+  }
 }
