@@ -4,8 +4,11 @@
  * The program's output goes to this process's stdout and stderr and its exit code becomes ours
  * (124 on timeout, 125 when the sandbox itself failed, 2 for a usage error or a bad option).
  * `cleanup` removes the containers and temp dirs that killed processes left behind.
+ * The CLI owns its process, so it answers SIGINT and SIGTERM (the library never installs handlers).
  */
+import { readFileSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { constants } from 'node:os';
 import { dirname, resolve, sep } from 'node:path';
 import { parseArgs } from 'node:util';
 import { LABEL } from './docker/labels.js';
@@ -20,10 +23,12 @@ export const EXIT_USAGE = 2;
 
 const USAGE = `Usage: docker-python-sandbox run <file.py | -> [options]
        docker-python-sandbox cleanup [--all] [--docker-host <address>]
+       docker-python-sandbox --version
 
 run: runs a Python 3 program in a fresh, locked-down Docker container (no network).
-The program's stdout and stderr are printed as they are; the exit code is the program's,
-124 when it timed out, 125 when the sandbox could not run it.
+The program's stdout and stderr are printed as they are, as the program writes them; the exit
+code is the program's, 124 when it timed out, 125 when the sandbox could not run it.
+Ctrl-C (SIGINT) or SIGTERM stops the program and removes its container before exiting 130 / 143.
 
 cleanup: removes the sandbox containers whose owner process is gone (killed before it could
 clean up) and their temp dirs on this host; containers of live processes are left alone.
@@ -48,10 +53,46 @@ Options:
   --docker-host <address>
                     the engine to use (default: DOCKER_HOST, else the default socket)
   --all             cleanup only: remove every container of the library, not just orphans
+  --version         print the version of docker-python-sandbox
   -h, --help        show this help
 `;
 
 class UsageError extends Error {}
+
+/**
+ * Set by the first SIGINT or SIGTERM. From then on the signal decides the exit code, and nothing
+ * reports the run it cut short (its SandboxClosedError is not a sandbox failure).
+ */
+let interruptedBy: NodeJS.Signals | undefined;
+/** The Sandbox a signal must clean up: set once it may have started containers. */
+let activeSandbox: Sandbox | undefined;
+
+/** The shell's convention for a process ended by a signal: 128 + its number (SIGINT 130, SIGTERM 143). */
+function exitCodeOfSignal(signal: NodeJS.Signals): number {
+  return 128 + (constants.signals[signal] ?? 0);
+}
+
+/**
+ * First signal: remove everything this invocation started (the running container, its
+ * network-namespace holders, its temp dirs: cleanup() aborts the run and waits for all of it),
+ * then exit. A second signal does not wait for that.
+ */
+function onSignal(signal: NodeJS.Signals): void {
+  if (interruptedBy !== undefined) process.exit(exitCodeOfSignal(interruptedBy));
+  interruptedBy = signal;
+  const code = exitCodeOfSignal(signal);
+  if (activeSandbox === undefined) process.exit(code);
+  activeSandbox
+    .cleanup()
+    .catch((error: unknown) => process.stderr.write(`docker-python-sandbox: ${signal}: could not remove the sandbox's containers: ${(error as Error).message}\n`))
+    .finally(() => process.exit(code));
+}
+
+function version(): string {
+  // lib/cli.ts under tsx and dist/cli.js once built both sit one directory below package.json.
+  const manifest = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  return manifest.version;
+}
 
 async function main(argv: readonly string[]): Promise<number> {
   let parsed;
@@ -73,6 +114,7 @@ async function main(argv: readonly string[]): Promise<number> {
         json: { type: 'boolean', default: false },
         'docker-host': { type: 'string' },
         all: { type: 'boolean', default: false },
+        version: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -82,6 +124,10 @@ async function main(argv: readonly string[]): Promise<number> {
   const { values, positionals } = parsed;
   if (values.help) {
     process.stdout.write(USAGE);
+    return 0;
+  }
+  if (values.version) {
+    process.stdout.write(`${version()}\n`);
     return 0;
   }
   const [command, file, ...rest] = positionals;
@@ -97,12 +143,10 @@ async function main(argv: readonly string[]): Promise<number> {
     );
   }
 
-  const code = file === '-' ? await readStdin() : await readCode(file);
+  // Usage errors that need no input are refused first: `run -` must not wait for stdin to refuse them.
   if (file === '-' && values.stdin === '-') throw new UsageError('the program and --stdin cannot both come from standard input');
-  const stdin = values.stdin === undefined ? undefined : values.stdin === '-' ? Buffer.from(await readStdin()) : await readInput(values.stdin);
   const env = Object.fromEntries((values.env ?? []).map((pair) => splitPair('--env', pair, 'NAME=VALUE')));
-  const files: Record<string, Buffer> = {};
-  for (const [path, local] of (values.file ?? []).map((pair) => splitPair('--file', pair, 'PATH=LOCAL'))) files[path] = await readInput(local);
+  const localFiles = (values.file ?? []).map((pair) => splitPair('--file', pair, 'PATH=LOCAL'));
   const collect = values.collect ?? [];
   if (collect.length > 0 && values.out === undefined && !values.json) throw new UsageError('--collect needs --out <dir> to write the files to (or --json to print them)');
   if (values.out !== undefined && collect.length === 0) throw new UsageError('--out needs at least one --collect <glob> saying which files to bring back');
@@ -114,15 +158,46 @@ async function main(argv: readonly string[]): Promise<number> {
     ...(values.runtime !== undefined && { runtime: values.runtime }),
     ...(dockerHost !== undefined && { dockerHost }),
   });
+
+  const code = file === '-' ? await readStdin() : await readCode(file);
+  const stdin = values.stdin === undefined ? undefined : values.stdin === '-' ? Buffer.from(await readStdin()) : await readInput(values.stdin);
+  const files: Record<string, Buffer> = {};
+  for (const [path, local] of localFiles) files[path] = await readInput(local);
+  // Without --json, the output is passed on as it arrives; the result then only adds what is left.
+  const streamed = values.json ? undefined : new StreamedOutput();
+  activeSandbox = sandbox;
   try {
     await sandbox.initialize();
-    const result = await sandbox.run({ code, stdin, argv: values.arg ?? [], env, files, collect });
+    const result = await sandbox.run({ code, stdin, argv: values.arg ?? [], env, files, collect, ...streamed?.callbacks() });
+    if (interruptedBy !== undefined) return exitCodeOfSignal(interruptedBy);
     if (values.out !== undefined) await writeCollected(values.out, result.files);
-    if (values.json) process.stdout.write(`${JSON.stringify(asJson(result), null, 2)}\n`);
-    else await writeOutput(result, sandbox.options.timeoutMs);
+    if (streamed === undefined) process.stdout.write(`${JSON.stringify(asJson(result), null, 2)}\n`);
+    else await writeOutput(result, streamed, sandbox.options.timeoutMs);
     return exitCodeOf(result);
   } finally {
     await sandbox.cleanup();
+  }
+}
+
+/**
+ * Writes the program's output to ours as it arrives, and counts what it wrote, so that the end of
+ * the run only adds what the stream could not give (a split UTF-8 character at the very end).
+ * Once a signal arrived it writes nothing more: the run is being stopped.
+ */
+class StreamedOutput {
+  readonly written = { stdout: 0, stderr: 0 };
+
+  callbacks(): { onStdout: (chunk: string) => void; onStderr: (chunk: string) => void } {
+    return {
+      onStdout: (chunk) => this.#pass(process.stdout, 'stdout', chunk),
+      onStderr: (chunk) => this.#pass(process.stderr, 'stderr', chunk),
+    };
+  }
+
+  #pass(stream: NodeJS.WriteStream, name: 'stdout' | 'stderr', chunk: string): void {
+    if (interruptedBy !== undefined) return;
+    this.written[name] += chunk.length;
+    stream.write(chunk);
   }
 }
 
@@ -149,8 +224,12 @@ export function exitCodeOf(result: RunResult): number {
   return result.exitCode ?? EXIT_SANDBOX_FAILED;
 }
 
-async function writeOutput(result: RunResult, timeoutMs: number): Promise<void> {
-  await Promise.all([write(process.stdout, result.stdout), write(process.stderr, result.stderr)]);
+/** What the stream left out of the program's output, then why the run ended if it was cut short. */
+async function writeOutput(result: RunResult, streamed: StreamedOutput, timeoutMs: number): Promise<void> {
+  await Promise.all([
+    write(process.stdout, result.stdout.slice(streamed.written.stdout)),
+    write(process.stderr, result.stderr.slice(streamed.written.stderr)),
+  ]);
   if (result.timedOut) process.stderr.write(`docker-python-sandbox: the program was stopped at its time limit (${timeoutMs} ms)\n`);
   else if (result.oomKilled) process.stderr.write('docker-python-sandbox: the program was killed at its memory limit (out of memory)\n');
   else if (result.truncated) process.stderr.write('docker-python-sandbox: the program was stopped at the output limit\n');
@@ -212,11 +291,19 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
+process.on('SIGINT', onSignal);
+process.on('SIGTERM', onSignal);
+
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
   },
   (error: unknown) => {
+    if (interruptedBy !== undefined) {
+      // The run was cut short on purpose (SandboxClosedError): the signal handler is exiting.
+      process.exitCode = exitCodeOfSignal(interruptedBy);
+      return;
+    }
     if (error instanceof UsageError || error instanceof SandboxOptionsError || error instanceof RunParamsError) {
       process.stderr.write(`docker-python-sandbox: ${error.message}\n\n${USAGE}`);
       process.exitCode = EXIT_USAGE;

@@ -2,13 +2,14 @@
  * The command-line runner, as a user would call it: a real process against the real engine.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFile, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { test } from 'node:test';
-import { labelledContainers } from '../helpers/engine.js';
+import { promisify } from 'node:util';
+import { test, type TestContext } from 'node:test';
+import { OWNER_PID_LABEL, ROLE_LABEL } from '../../lib/docker/labels.js';
 
 const CLI = fileURLToPath(new URL('../../lib/cli.ts', import.meta.url));
 const FIXTURE = fileURLToPath(new URL('../fixtures/exit_seven.py', import.meta.url));
@@ -19,12 +20,88 @@ interface CliOutcome {
   stderr: string;
 }
 
-/** The library's containers that were not there before. */
-async function containersNotIn(before: readonly string[]): Promise<string[]> {
-  return (await labelledContainers()).filter((name) => !before.includes(name));
+/** A piece of a child's output and when it arrived. */
+interface Chunk {
+  text: string;
+  at: number;
 }
 
-function cli(args: string[], options: { input?: string; env?: NodeJS.ProcessEnv } = {}): Promise<CliOutcome> {
+/** A CLI process the spec drives while it runs: its output as it arrives, and deadlines on waits. */
+interface RunningCli {
+  child: ChildProcessWithoutNullStreams;
+  stdout: Chunk[];
+  stderr: Chunk[];
+  /** Resolves once the text on stdout so far satisfies `condition`; rejects after ms or when the CLI exits first. */
+  stdoutSatisfies(what: string, condition: (stdout: string) => boolean, ms: number): Promise<void>;
+  /** How the CLI exited; rejects if it has not within ms. */
+  exit(ms: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+const textOf = (chunks: readonly Chunk[]): string => chunks.map((chunk) => chunk.text).join('');
+
+/** Starts the CLI; its stdin stays open for the spec to write or end. Killed when the test ends, if still running. */
+function startCli(t: TestContext, args: string[], options: { env?: NodeJS.ProcessEnv } = {}): RunningCli {
+  const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { env: options.env ?? process.env });
+  const stdout: Chunk[] = [];
+  const stderr: Chunk[] = [];
+  const waiters = new Set<() => void>();
+  child.stdout.on('data', (chunk: Buffer) => {
+    stdout.push({ text: chunk.toString(), at: performance.now() });
+    for (const waiter of waiters) waiter();
+  });
+  child.stderr.on('data', (chunk: Buffer) => stderr.push({ text: chunk.toString(), at: performance.now() }));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolve({ code, signal }));
+  });
+  t.after(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+  const said = (): string => `\n--- stdout ---\n${textOf(stdout)}\n--- stderr ---\n${textOf(stderr)}`;
+  return {
+    child,
+    stdout,
+    stderr,
+    stdoutSatisfies: (what, condition, ms) =>
+      new Promise<void>((resolve, reject) => {
+        const finish = (error?: Error): void => {
+          clearTimeout(timer);
+          waiters.delete(check);
+          if (error === undefined) resolve();
+          else reject(error);
+        };
+        const check = (): void => {
+          if (condition(textOf(stdout))) finish();
+        };
+        const timer = setTimeout(() => finish(new Error(`${what}: not within ${ms} ms${said()}`)), ms);
+        void exited.then((exit) => finish(condition(textOf(stdout)) ? undefined : new Error(`${what}: the CLI exited first (${JSON.stringify(exit)})${said()}`)));
+        waiters.add(check);
+        check();
+      }),
+    exit: async (ms) => {
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`the CLI did not exit within ${ms} ms${said()}`)), ms);
+      });
+      try {
+        return await Promise.race([exited, late]);
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+  };
+}
+
+/** Every container on the engine (running or not) whose owner-pid label names this process, with its role. */
+async function containersOwnedBy(pid: number): Promise<string[]> {
+  const { stdout } = await promisify(execFile)('docker', [
+    'ps', '-a', '--filter', `label=${OWNER_PID_LABEL}=${pid}`, '--format', `{{.Names}} {{.Label "${ROLE_LABEL}"}}`,
+  ]);
+  return stdout.split('\n').filter((line) => line !== '');
+}
+
+/** Runs the CLI to its end, with `input` on its stdin; `pid` is the owner pid its containers are labelled with. */
+function cliProcess(args: string[], options: { input?: string; env?: NodeJS.ProcessEnv } = {}): Promise<{ outcome: CliOutcome; pid: number }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { env: options.env ?? process.env });
     let stdout = '';
@@ -32,17 +109,20 @@ function cli(args: string[], options: { input?: string; env?: NodeJS.ProcessEnv 
     child.stdout.on('data', (chunk) => (stdout += chunk));
     child.stderr.on('data', (chunk) => (stderr += chunk));
     child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.on('close', (code) => resolve({ outcome: { code, stdout, stderr }, pid: child.pid! }));
     child.stdin.end(options.input ?? '');
   });
 }
 
+async function cli(args: string[], options: { input?: string; env?: NodeJS.ProcessEnv } = {}): Promise<CliOutcome> {
+  return (await cliProcess(args, options)).outcome;
+}
+
 test('run FILE: the program\'s output goes to our stdout and stderr, its exit code becomes ours', async () => {
-  const before = await labelledContainers();
-  const outcome = await cli(['run', FIXTURE]);
+  const { outcome, pid } = await cliProcess(['run', FIXTURE]);
   assert.deepEqual(outcome, { code: 7, stdout: 'to stdout\n', stderr: 'to stderr\n' });
-  // No new container is left; others may have gone meanwhile (the CLI's Sandbox reaps orphans).
-  assert.deepEqual(await containersNotIn(before), [], 'the CLI leaves no container behind');
+  // By its owner label, since other processes may make and remove containers on the engine meanwhile.
+  assert.deepEqual(await containersOwnedBy(pid), [], 'the CLI leaves no container behind');
 });
 
 test('run - reads the program from stdin', async () => {
@@ -134,15 +214,79 @@ test('--json prints collected files as base64', async () => {
 });
 
 test('--collect without --out, --file escaping the work dir or without "=", exit 2 and leave no container', async () => {
-  const before = await labelledContainers();
-  const noOut = await cli(['run', FIXTURE, '--collect', '*.png']);
-  assert.equal(noOut.code, 2);
-  assert.match(noOut.stderr, /--collect needs --out <dir>/);
-  const escaping = await cli(['run', FIXTURE, '--file', `../x=${FIXTURE}`]);
-  assert.equal(escaping.code, 2);
-  assert.match(escaping.stderr, /files\.\.\.\/x: must stay inside the work dir/);
-  const noEquals = await cli(['run', FIXTURE, '--file', FIXTURE]);
-  assert.equal(noEquals.code, 2);
-  assert.match(noEquals.stderr, /--file expects PATH=LOCAL/);
-  assert.deepEqual(await containersNotIn(before), []);
+  const refusals = [
+    { args: ['run', FIXTURE, '--collect', '*.png'], message: /--collect needs --out <dir>/ },
+    { args: ['run', FIXTURE, '--file', `../x=${FIXTURE}`], message: /files\.\.\.\/x: must stay inside the work dir/ },
+    { args: ['run', FIXTURE, '--file', FIXTURE], message: /--file expects PATH=LOCAL/ },
+  ];
+  for (const { args, message } of refusals) {
+    const { outcome, pid } = await cliProcess(args);
+    assert.equal(outcome.code, 2, args.join(' '));
+    assert.match(outcome.stderr, message);
+    assert.deepEqual(await containersOwnedBy(pid), [], `${args.join(' ')} leaves no container`);
+  }
 });
+
+test('run streams the program\'s stdout and stderr as they arrive, not when it ends', async (t) => {
+  const running = startCli(t, ['run', '-']);
+  running.child.stdin.end(
+    [
+      'import sys, time',
+      "print('first', flush=True)",
+      "print('warning', file=sys.stderr, flush=True)",
+      'time.sleep(3)',
+      "print('second')",
+      "print('done', file=sys.stderr)",
+    ].join('\n'),
+  );
+  assert.deepEqual(await running.exit(60_000), { code: 0, signal: null }, textOf(running.stderr));
+  assert.equal(textOf(running.stdout), 'first\nsecond\n');
+  assert.equal(textOf(running.stderr), 'warning\ndone\n');
+  // The piece with "first" came while the program slept, well before the piece with "second".
+  for (const [stream, chunks, early, late] of [['stdout', running.stdout, 'first', 'second'], ['stderr', running.stderr, 'warning', 'done']] as const) {
+    const first = chunks.find((chunk) => chunk.text.includes(early));
+    const second = chunks.find((chunk) => chunk.text.includes(late));
+    assert.ok(first !== undefined && second !== undefined && first !== second, `${stream}: ${JSON.stringify(chunks)}`);
+    assert.ok(second.at - first.at >= 2_000, `${stream}: "${early}" arrived only ${Math.round(second.at - first.at)} ms before "${late}"`);
+  }
+});
+
+test('--version prints the version of package.json and exits 0', async () => {
+  const manifest = JSON.parse(await readFile(fileURLToPath(new URL('../../package.json', import.meta.url)), 'utf8')) as { version: string };
+  assert.deepEqual(await cli(['--version']), { code: 0, stdout: `${manifest.version}\n`, stderr: '' });
+  assert.match((await cli(['--help'])).stdout, /--version/);
+});
+
+test('run - with --stdin - is refused before anything is read from stdin', async (t) => {
+  // stdin is left open: a CLI that read it first would wait forever, and the deadline fails it.
+  const running = startCli(t, ['run', '-', '--stdin', '-']);
+  assert.deepEqual(await running.exit(20_000), { code: 2, signal: null });
+  assert.match(textOf(running.stderr), /the program and --stdin cannot both come from standard input[\s\S]*Usage: docker-python-sandbox run/);
+  assert.equal(textOf(running.stdout), '');
+});
+
+for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+  test(`${signal} during a run removes its containers and temp dirs, then exits ${code}`, async (t) => {
+    // The CLI's own TMPDIR: its temp dirs are then the only ones there, named dps-<its pid>-*.
+    const tempDir = await mkdtemp(join(tmpdir(), 'dps-cli-signal-'));
+    t.after(() => rm(tempDir, { recursive: true, force: true }));
+    const running = startCli(t, ['run', '-', '--timeout', '120000'], { env: { ...process.env, TMPDIR: tempDir } });
+    const pid = running.child.pid!;
+    running.child.stdin.end("import time\nprint('started', flush=True)\ntime.sleep(60)");
+    await running.stdoutSatisfies('the program started', (stdout) => stdout.includes('started'), 60_000);
+
+    // What the signal must remove is there: the running container and its input dir.
+    const before = await containersOwnedBy(pid);
+    assert.ok(before.some((line) => line.endsWith(' runner')), `a runner container of pid ${pid}: ${before.join(', ')}`);
+    const ownTempDirs = async (): Promise<string[]> => (await readdir(tempDir)).filter((name) => name.startsWith(`dps-${pid}-`));
+    assert.notDeepEqual(await ownTempDirs(), [], `a temp dir of pid ${pid} in ${tempDir}`);
+
+    running.child.kill(signal);
+    assert.deepEqual(await running.exit(30_000), { code, signal: null }, textOf(running.stderr));
+    // cleanup() waits for holder creations under way, so nothing may appear after the exit either.
+    assert.deepEqual(await containersOwnedBy(pid), [], `containers of pid ${pid} left after ${signal}`);
+    assert.deepEqual(await ownTempDirs(), [], `temp dirs of pid ${pid} left after ${signal}`);
+    assert.equal(textOf(running.stdout), 'started\n');
+    assert.doesNotMatch(textOf(running.stderr), /SandboxClosedError|error/i);
+  });
+}
