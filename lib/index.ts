@@ -1,9 +1,30 @@
-export { Sandbox, type SandboxState } from './sandbox.js';
+import { LABEL } from './docker/labels.js';
+import {
+  AbortError,
+  ContainerStartError,
+  DockerCliError,
+  EngineUnavailableError,
+  ImageNotFoundError,
+  NotInitializedError,
+  QueueFullError,
+  QueueTimeoutError,
+  RunParamsError,
+  RuntimeNotFoundError,
+  SandboxClosedError,
+  SandboxError,
+  SandboxOptionsError,
+} from './errors.js';
+import { removeOrphans } from './runner/orphan-reaper.js';
+import { Sandbox } from './sandbox.js';
+
+export type { SandboxState, SandboxStats } from './sandbox.js';
 export type { Callback } from './callback.js';
 export type { RunResult, RunStatus, RunTimings, RunUsage, SkippedFile } from './result.js';
 export type { SandboxOptions, ResolvedSandboxOptions, RunParams } from './options.js';
-export type { SandboxStats } from './sandbox.js';
+export type { SandboxErrorCode, ValidationIssue } from './errors.js';
+export type { RemoveOrphansOptions, OrphanReport } from './runner/orphan-reaper.js';
 export {
+  Sandbox,
   SandboxError,
   AbortError,
   SandboxOptionsError,
@@ -17,15 +38,39 @@ export {
   SandboxClosedError,
   QueueFullError,
   QueueTimeoutError,
-  type SandboxErrorCode,
-  type ValidationIssue,
-} from './errors.js';
-export { LABEL as CONTAINER_LABEL } from './docker/labels.js';
-export { removeOrphans, type RemoveOrphansOptions, type OrphanReport } from './runner/orphan-reaper.js';
-
-import { Sandbox } from './sandbox.js';
+  LABEL as CONTAINER_LABEL,
+  removeOrphans,
+};
 export default Sandbox;
 
-// `const Sandbox = require('docker-python-sandbox')` works as it did in version 1 (Node's
-// require() of an ES module returns this export).
-export { Sandbox as 'module.exports' };
+/** Every runtime export above, by name: what CommonJS users find on `require('docker-python-sandbox')`. */
+const namedExports = {
+  Sandbox,
+  SandboxError,
+  AbortError,
+  SandboxOptionsError,
+  RunParamsError,
+  DockerCliError,
+  EngineUnavailableError,
+  ImageNotFoundError,
+  RuntimeNotFoundError,
+  ContainerStartError,
+  NotInitializedError,
+  SandboxClosedError,
+  QueueFullError,
+  QueueTimeoutError,
+  CONTAINER_LABEL: LABEL,
+  removeOrphans,
+} as const;
+
+/** What `require('docker-python-sandbox')` returns: the Sandbox class, carrying every named export. */
+export type CommonJsExports = typeof Sandbox & typeof namedExports;
+
+// Node's require() of an ES module returns the export named 'module.exports'. Version 1 users wrote
+// `const Sandbox = require('docker-python-sandbox')`, so that must stay the class itself (the same
+// object as the ESM default, so instances, `instanceof` and `.constructor` agree across both).
+// CommonJS has no named exports beside it, so the class carries them as properties:
+// `const { Sandbox, removeOrphans, SandboxOptionsError } = require('docker-python-sandbox')`.
+// They are ordinary enumerable properties, like any CommonJS module's exports.
+const commonJsExports: CommonJsExports = Object.assign(Sandbox, namedExports);
+export { commonJsExports as 'module.exports' };

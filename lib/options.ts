@@ -20,17 +20,38 @@ function nonEmptyString(what: string): z.ZodString {
   return z.string({ error: `must be ${what}` }).min(1, { error: `must be ${what}` });
 }
 
-/** gVisor cannot run ordinary programs that start a few subprocesses under a pids limit below ~128. */
+/** gVisor's own threads count against the pids cgroup (see MIN_RUNSC_PIDS_LIMIT): it gets more room. */
 export const DEFAULT_PIDS_LIMIT = { runc: 64, runsc: 256 } as const;
+
+/**
+ * The smallest `pidsLimit` accepted under runtime "runsc". gVisor's sandbox and gofer processes are
+ * in the container's pids cgroup with all their Go threads, and the program's processes and threads
+ * take host threads too. Measured with scripts/measure-runsc-pids.ts (runsc 20221219, 2 CPUs,
+ * `print(1)` and a program starting one subprocess, each in a fresh container): a warm, idle
+ * container already holds 56-63 pids; 67 and above worked every time (15 of 15 at 67), 63-66 only
+ * sometimes (the container dies mid-run), 62 and below never; below about 57 the container does not
+ * start (at 10: "cannot read client sync file"), and once, at 32, `runsc start` hung and left a
+ * container `docker rm` could not remove. The minimum is about twice 67 because the Go runtimes'
+ * threads grow with the engine host's CPUs (GOMAXPROCS): a busy container took about 3 pids more on 2
+ * CPUs than on 1, so 128 leaves room for roughly 20 more; larger hosts need the default 256 or more.
+ */
+export const MIN_RUNSC_PIDS_LIMIT = 128;
+
+/**
+ * Defaults of the Sandbox's own limits. When the caller sets a smaller maximum for runs (say
+ * maxTimeoutMs: 5000), the default is that maximum instead: a default never conflicts with an option
+ * the caller gave.
+ */
+export const DEFAULT_LIMITS = { timeoutMs: 10_000, memoryLimitMb: 50, cpus: 1 } as const;
 
 const sandboxOptionsShape = z
   .object({
     /** Containers kept warm; runs beyond them wait in a FIFO queue. @default 1 */
     poolSize: wholeNumber(1, 64).default(1),
-    /** Wall-clock limit of a run, unless the run sets its own. @default 10000 */
-    timeoutMs: wholeNumber(1, DAY_MS, ' (milliseconds)').default(10_000),
-    /** Memory limit of each container, with no swap on top. Python needs about 10 MB. @default 50 */
-    memoryLimitMb: wholeNumber(16, 1024 * 1024, ' (MiB; Python itself needs about 10)').default(50),
+    /** Wall-clock limit of a run, unless the run sets its own. @default 10000, or maxTimeoutMs when that is smaller */
+    timeoutMs: wholeNumber(1, DAY_MS, ' (milliseconds)').optional(),
+    /** Memory limit of each container, with no swap on top. Python needs about 10 MB. @default 50, or maxMemoryLimitMb when that is smaller */
+    memoryLimitMb: wholeNumber(16, 1024 * 1024, ' (MiB; Python itself needs about 10)').optional(),
     /** The sandbox image; it must provide `python3`. @default 'docker-python-sandbox:latest' */
     image: nonEmptyString('an image name, e.g. "docker-python-sandbox:latest"').default(DEFAULT_IMAGE),
     /** The docker CLI binary. @default 'docker' */
@@ -52,13 +73,16 @@ const sandboxOptionsShape = z
       .string({ error: 'must be a non-root "uid" or "uid:gid", e.g. "1000:1000"' })
       .regex(/^(?!0+(:|$))\d+(:\d+)?$/, { error: 'must be a non-root "uid" or "uid:gid", e.g. "1000:1000"' })
       .default('1000:1000'),
-    /** CPU quota of each container, in cores (`--cpus`). @default 1 */
+    /** CPU quota of each container, in cores (`--cpus`). @default 1, or maxCpus when that is smaller */
     cpus: z
       .number({ error: 'must be a number of cores from 0.01 to 64' })
       .min(0.01, { error: 'must be a number of cores from 0.01 to 64' })
       .max(64, { error: 'must be a number of cores from 0.01 to 64' })
-      .default(1),
-    /** Most processes and threads in a container (fork bombs). @default 64 (256 under runsc) */
+      .optional(),
+    /**
+     * Most processes and threads in a container (fork bombs). Under runsc gVisor's own threads count
+     * too, so it must be at least MIN_RUNSC_PIDS_LIMIT (128) there. @default 64 (256 under runsc)
+     */
     pidsLimit: wholeNumber(8, 65_536).optional(),
     /** Root filesystem read-only; /tmp and the work dir are size-capped tmpfs. @default true */
     readOnlyRoot: z.boolean({ error: 'must be true or false' }).default(true),
@@ -99,30 +123,53 @@ const sandboxOptionsShape = z
      * program's own import of them is instant. They count against the memory limit. @default []
      */
     preload: z
-      .array(z.string().regex(MODULE_NAME, { error: 'must be a module name like "numpy" or "matplotlib.pyplot"' }), {
-        error: 'must be an array of module names, e.g. ["numpy", "pandas"]',
-      })
-      .max(64)
+      .array(
+        z
+          .string({ error: 'must be a module name like "numpy" or "matplotlib.pyplot"' })
+          .regex(MODULE_NAME, { error: 'must be a module name like "numpy" or "matplotlib.pyplot"' }),
+        {
+          error: 'must be an array of module names, e.g. ["numpy", "pandas"]',
+        },
+      )
+      .max(64, { error: 'must have at most 64 modules' })
       .default([]),
   })
   .strict();
 
+const LIMIT_MAXIMA = [
+  ['timeoutMs', 'maxTimeoutMs'],
+  ['memoryLimitMb', 'maxMemoryLimitMb'],
+  ['cpus', 'maxCpus'],
+] as const;
+
 export const sandboxOptionsSchema = sandboxOptionsShape
   .superRefine((options, context) => {
-    // The Sandbox's own defaults must fit under the maxima it sets for runs.
-    const pairs = [
-      ['timeoutMs', 'maxTimeoutMs'],
-      ['memoryLimitMb', 'maxMemoryLimitMb'],
-      ['cpus', 'maxCpus'],
-    ] as const;
-    for (const [value, max] of pairs) {
-      if (options[value] > options[max]) {
-        context.addIssue({ code: 'custom', path: [value], message: `must not exceed ${max} (${options[max]}); raise ${max} too` });
+    // The Sandbox's own limits must fit under the maxima it sets for runs. Only values the caller
+    // gave are checked: the defaults shrink to fit (see the transform below).
+    for (const [name, max] of LIMIT_MAXIMA) {
+      const value = options[name];
+      if (value !== undefined && value > options[max]) {
+        context.addIssue({ code: 'custom', path: [name], message: `must not exceed ${max} (${options[max]}); raise ${max} too, or lower ${name}` });
       }
+    }
+    // Below this, a gVisor container fails at initialize() with a raw OCI error, or its programs
+    // cannot start a subprocess: say so now, with the number that works.
+    if (options.runtime === 'runsc' && options.pidsLimit !== undefined && options.pidsLimit < MIN_RUNSC_PIDS_LIMIT) {
+      context.addIssue({
+        code: 'custom',
+        path: ['pidsLimit'],
+        message:
+          `must be at least ${MIN_RUNSC_PIDS_LIMIT} under runtime "runsc" (gVisor's own threads count against it; ` +
+          `smaller limits fail to start the container or the program's subprocesses: 67 was the least that ` +
+          `always worked on a 2-CPU host, and hosts with more CPUs need more); raise it, or leave it out for the default ${DEFAULT_PIDS_LIMIT.runsc}`,
+      });
     }
   })
   .transform((options) => ({
     ...options,
+    timeoutMs: options.timeoutMs ?? Math.min(DEFAULT_LIMITS.timeoutMs, options.maxTimeoutMs),
+    memoryLimitMb: options.memoryLimitMb ?? Math.min(DEFAULT_LIMITS.memoryLimitMb, options.maxMemoryLimitMb),
+    cpus: options.cpus ?? Math.min(DEFAULT_LIMITS.cpus, options.maxCpus),
     pidsLimit: options.pidsLimit ?? (options.runtime === 'runsc' ? DEFAULT_PIDS_LIMIT.runsc : DEFAULT_PIDS_LIMIT.runc),
   }));
 
@@ -158,7 +205,7 @@ const runObjectSchema = z
       .optional(),
     /** Files written into the work dir before the program starts: `{ 'data/in.csv': '...' }`. */
     files: z
-      .record(z.string(), z.union([z.string(), z.instanceof(Buffer)]), {
+      .record(z.string(), z.union([z.string(), z.instanceof(Buffer)], { error: 'must be a string or a Buffer (the file\'s contents)' }), {
         error: 'must be an object of relative paths to string or Buffer contents, e.g. { "data.csv": "a,b" }',
       })
       .superRefine((files, context) => {
@@ -229,7 +276,7 @@ export function parseRunParams(input: unknown, defaults: ResolvedSandboxOptions)
   if (!parsed.success) {
     const issues = toIssues(parsed.error, input, Object.keys(runObjectSchema.shape));
     if (input === null || typeof input !== 'object') {
-      issues.splice(0, issues.length, { path: '', message: `must be a code string or { code, timeoutMs?, stdin?, ... } (got ${show(input)})` });
+      issues.splice(0, issues.length, { path: '', message: `must be a code string or { code, timeoutMs?, stdin?, ... } (${described(input)})` });
     }
     throw new RunParamsError(issues);
   }
@@ -315,8 +362,13 @@ function toIssues(error: z.ZodError, input: unknown, known: readonly string[]): 
       return issue.keys.map((key) => ({ path: key, message: `is not a known option; known options are ${known.join(', ')}` }));
     }
     const path = issue.path.map(String).join('.');
-    return [{ path, message: `${issue.message} (got ${show(valueAt(input, issue.path))})` }];
+    return [{ path, message: `${issue.message} (${described(valueAt(input, issue.path))})` }];
   });
+}
+
+/** "got 5", or "not given" for a value the caller left out: a message never says "got undefined". */
+function described(value: unknown): string {
+  return value === undefined ? 'not given' : `got ${show(value)}`;
 }
 
 function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
@@ -324,5 +376,6 @@ function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
 }
 
 function show(value: unknown): string {
-  return inspect(value, { depth: 0, breakLength: Infinity, maxStringLength: 40 });
+  // One line, and short: a long array is cut rather than printed in full on many lines.
+  return inspect(value, { depth: 0, breakLength: Infinity, compact: true, maxStringLength: 40, maxArrayLength: 10 });
 }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { RunParamsError, Sandbox, SandboxOptionsError } from '../../lib/index.js';
-import { parseRunParams, parseSandboxOptions } from '../../lib/options.js';
+import { RunParamsError, Sandbox, SandboxError, SandboxOptionsError } from '../../lib/index.js';
+import { DEFAULT_PIDS_LIMIT, MIN_RUNSC_PIDS_LIMIT, parseRemoveOrphansOptions, parseRunParams, parseSandboxOptions } from '../../lib/options.js';
 
 test('defaults are the original library\'s', () => {
   const options = new Sandbox().options;
@@ -78,6 +78,114 @@ test('the Sandbox\'s own limits must fit under its maxima for runs', () => {
   assert.throws(() => parseSandboxOptions({ memoryLimitMb: 500, maxMemoryLimitMb: 100 }), /memoryLimitMb: must not exceed maxMemoryLimitMb/);
 });
 
+test('a maximum alone never breaks the defaults: timeoutMs, memoryLimitMb and cpus default to the smaller of their usual value and the maximum', () => {
+  const low = new Sandbox({ maxTimeoutMs: 5_000, maxMemoryLimitMb: 32, maxCpus: 0.5 }).options;
+  assert.deepEqual([low.timeoutMs, low.memoryLimitMb, low.cpus], [5_000, 32, 0.5]);
+  // Each maximum on its own lowers only its own default.
+  assert.equal(new Sandbox({ maxTimeoutMs: 5_000 }).options.timeoutMs, 5_000);
+  assert.equal(new Sandbox({ maxTimeoutMs: 5_000 }).options.memoryLimitMb, 50);
+  assert.equal(new Sandbox({ maxMemoryLimitMb: 20 }).options.memoryLimitMb, 20);
+  assert.equal(new Sandbox({ maxCpus: 0.25 }).options.cpus, 0.25);
+  // Maxima above the usual defaults leave them alone.
+  const high = new Sandbox({ maxTimeoutMs: 60_000, maxMemoryLimitMb: 8_192, maxCpus: 8 }).options;
+  assert.deepEqual([high.timeoutMs, high.memoryLimitMb, high.cpus], [10_000, 50, 1]);
+  // A run without its own timeout gets the lowered default, which its maximum allows.
+  assert.equal(parseRunParams('print(1)', parseSandboxOptions({ maxTimeoutMs: 5_000 })).timeoutMs, 5_000);
+});
+
+test('an explicit value may equal its explicit maximum', () => {
+  const options = parseSandboxOptions({ timeoutMs: 5_000, maxTimeoutMs: 5_000, memoryLimitMb: 64, maxMemoryLimitMb: 64, cpus: 2, maxCpus: 2 });
+  assert.deepEqual([options.timeoutMs, options.memoryLimitMb, options.cpus], [5_000, 64, 2]);
+});
+
+const overMaxima: Array<[Record<string, number>, string]> = [
+  [{ timeoutMs: 6_000, maxTimeoutMs: 5_000 }, 'timeoutMs: must not exceed maxTimeoutMs (5000); raise maxTimeoutMs too, or lower timeoutMs (got 6000)'],
+  [{ memoryLimitMb: 64, maxMemoryLimitMb: 32 }, 'memoryLimitMb: must not exceed maxMemoryLimitMb (32); raise maxMemoryLimitMb too, or lower memoryLimitMb (got 64)'],
+  [{ cpus: 2, maxCpus: 1 }, 'cpus: must not exceed maxCpus (1); raise maxCpus too, or lower cpus (got 2)'],
+  // Over the default maximum (600000): the value was given, so it is checked.
+  [{ timeoutMs: 700_000 }, 'timeoutMs: must not exceed maxTimeoutMs (600000); raise maxTimeoutMs too, or lower timeoutMs (got 700000)'],
+];
+
+for (const [options, message] of overMaxima) {
+  test(`an explicit value over its maximum is refused: ${JSON.stringify(options)}`, () => {
+    assert.throws(
+      () => new Sandbox(options),
+      (error: unknown) => {
+        assert.ok(error instanceof SandboxOptionsError);
+        assert.equal(error.issues.length, 1);
+        assert.equal(`${error.issues[0]?.path}: ${error.issues[0]?.message}`, message);
+        return true;
+      },
+    );
+  });
+}
+
+test('under runsc a pidsLimit below 128 is refused at construction, naming the minimum (gVisor could not start)', () => {
+  for (const pidsLimit of [8, 10, 64, 127]) {
+    assert.throws(
+      () => new Sandbox({ runtime: 'runsc', pidsLimit }),
+      (error: unknown) => {
+        assert.ok(error instanceof SandboxOptionsError);
+        assert.equal(error.issues.length, 1);
+        assert.equal(error.issues[0]?.path, 'pidsLimit');
+        const message = error.issues[0]?.message ?? '';
+        assert.match(message, /^must be at least 128 under runtime "runsc" \(gVisor's own threads count against it; smaller limits fail to start the container/);
+        assert.match(message, /leave it out for the default 256/);
+        assert.ok(message.endsWith(`(got ${pidsLimit})`), message);
+        return true;
+      },
+    );
+  }
+  assert.equal(MIN_RUNSC_PIDS_LIMIT, 128);
+  assert.equal(new Sandbox({ runtime: 'runsc', pidsLimit: 128 }).options.pidsLimit, 128);
+  // runsc's own default passes, and runc keeps small limits (there the program's threads are all it counts).
+  assert.equal(new Sandbox({ runtime: 'runsc' }).options.pidsLimit, DEFAULT_PIDS_LIMIT.runsc);
+  assert.equal(DEFAULT_PIDS_LIMIT.runsc, 256);
+  assert.equal(new Sandbox({ pidsLimit: 10 }).options.pidsLimit, 10);
+  assert.equal(new Sandbox({ runtime: 'runc', pidsLimit: 10 }).options.pidsLimit, 10);
+});
+
+// Values the caller did not give are described as such: a message never says "got undefined".
+const neverUndefined: Array<[string, () => unknown]> = [
+  ['Sandbox options 5', () => parseSandboxOptions(5)],
+  ['Sandbox options []', () => parseSandboxOptions([])],
+  ['maxTimeoutMs 0 with timeoutMs undefined', () => parseSandboxOptions({ timeoutMs: undefined, maxTimeoutMs: 0 })],
+  ['timeoutMs over maxTimeoutMs', () => parseSandboxOptions({ timeoutMs: 6_000, maxTimeoutMs: 5_000 })],
+  ['cpus over maxCpus', () => parseSandboxOptions({ cpus: 2, maxCpus: 1 })],
+  ['runsc with pidsLimit 10', () => parseSandboxOptions({ runtime: 'runsc', pidsLimit: 10 })],
+  ['preload [undefined]', () => parseSandboxOptions({ preload: [undefined] })],
+  ['poolSize null', () => parseSandboxOptions({ poolSize: null })],
+  ['cpus NaN', () => parseSandboxOptions({ cpus: Number.NaN })],
+  ['run()', () => parseRunParams(undefined, parseSandboxOptions({}))],
+  ['run(null)', () => parseRunParams(null, parseSandboxOptions({}))],
+  ['run({})', () => parseRunParams({}, parseSandboxOptions({}))],
+  ['run({ code: undefined })', () => parseRunParams({ code: undefined }, parseSandboxOptions({}))],
+  ['a file without contents', () => parseRunParams({ code: '', files: { 'a.txt': undefined } }, parseSandboxOptions({}))],
+  ['an env var without a value', () => parseRunParams({ code: '', env: { A: undefined } }, parseSandboxOptions({}))],
+  ['argv [undefined]', () => parseRunParams({ code: '', argv: [undefined] }, parseSandboxOptions({}))],
+  ['collect [undefined]', () => parseRunParams({ code: '', collect: [undefined] }, parseSandboxOptions({}))],
+  ['removeOrphans options 5', () => parseRemoveOrphansOptions(5)],
+  ['removeOrphans with a bad all and dockerPath', () => parseRemoveOrphansOptions({ all: 'x', dockerPath: '' })],
+];
+
+for (const [what, parse] of neverUndefined) {
+  test(`the message for ${what} never says "undefined"`, () => {
+    assert.throws(parse, (error: unknown) => {
+      assert.ok(error instanceof SandboxError, String(error));
+      assert.doesNotMatch(error.message, /undefined/);
+      return true;
+    });
+  });
+}
+
+test('a run without code says code is not given', () => {
+  assert.throws(() => parseRunParams({}, parseSandboxOptions({})), (error: unknown) => {
+    assert.ok(error instanceof RunParamsError);
+    assert.deepEqual(error.issues, [{ path: 'code', message: 'must be a string of Python code (not given)' }]);
+    return true;
+  });
+});
+
 test('options that are not an object are refused', () => {
   assert.throws(() => parseSandboxOptions(5), /Invalid Sandbox options:\n {2}- \(root\): .*expected object/);
 });
@@ -92,7 +200,7 @@ test('run params: a string is the code; an object may set timeoutMs', () => {
 });
 
 const badParams: Array<[unknown, RegExp]> = [
-  [undefined, /\(root\): must be a code string or \{ code, timeoutMs\?, stdin\?, \.\.\. \} \(got undefined\)/],
+  [undefined, /\(root\): must be a code string or \{ code, timeoutMs\?, stdin\?, \.\.\. \} \(not given\)/],
   [42, /\(root\): must be a code string or \{ code, timeoutMs\?, stdin\?, \.\.\. \} \(got 42\)/],
   [{ code: '', stdin: 5 }, /stdin: must be a string or a Buffer \(got 5\)/],
   [{ code: '', argv: 'a b' }, /argv: must be an array of strings/],
@@ -109,7 +217,7 @@ const badParams: Array<[unknown, RegExp]> = [
   [{ code: '', timeoutMs: 600_001 }, /timeoutMs: must be at most 600000, the Sandbox's maxTimeoutMs \(got 600001\); raise maxTimeoutMs/],
   [{ code: '', memoryLimitMb: 5000 }, /memoryLimitMb: must be at most 4096, the Sandbox's maxMemoryLimitMb \(got 5000\)/],
   [{ code: '', cpus: 8 }, /cpus: must be at most 4, the Sandbox's maxCpus \(got 8\)/],
-  [{}, /code: must be a string of Python code \(got undefined\)/],
+  [{}, /code: must be a string of Python code \(not given\)/],
   [{ code: 1 }, /code: must be a string of Python code \(got 1\)/],
   [{ code: '', timeoutMs: 0 }, /timeoutMs: must be a whole number from 1 to 86400000/],
   [{ code: '', timeOut: 5 }, /timeOut: is not a known option; known options are code, timeoutMs/],
