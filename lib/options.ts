@@ -119,6 +119,14 @@ const sandboxOptionsShape = z
     /** Total size of the files a run may bring back with `collect`; what is over it is listed in `skippedFiles`. @default 10485760 (10 MiB) */
     maxCollectBytes: wholeNumber(0, 1024 * 1024 * 1024, ' (bytes)').default(10 * 1024 * 1024),
     /**
+     * Remove the library's containers and temp dirs whose owner process is gone (killed before it
+     * could clean up): at initialize(), then every reapIntervalMs while the Sandbox lives. Never a
+     * live process's. @default true
+     */
+    reapOrphans: z.boolean({ error: 'must be true or false' }).default(true),
+    /** How often a live Sandbox reaps dead owners' leftovers (one `docker ps` a round). @default 60000 */
+    reapIntervalMs: wholeNumber(1_000, DAY_MS, ' (milliseconds)').default(60_000),
+    /**
      * Python modules each container imports before it is ready (e.g. ['numpy', 'pandas']), so a
      * program's own import of them is instant. They count against the memory limit. @default []
      */

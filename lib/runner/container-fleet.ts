@@ -42,10 +42,16 @@ export class ContainerFleet implements PoolResourceFactory<WarmContainer> {
   readonly #holders: NetnsHolders | undefined;
   readonly #holderOf = new Map<WarmContainer, string>();
   #sequence = 0;
+  /** Reaping of dead owners' leftovers: at start, then every intervalMs (0: never). */
+  readonly #reaping: { atStart: boolean; intervalMs: number };
+  #reapTimer: NodeJS.Timeout | undefined;
+  #reapRound: Promise<void> | undefined;
+  #stopped = false;
 
   constructor(options: ResolvedSandboxOptions, sandboxId: string) {
     this.#engine = new DockerEngine({ binary: options.dockerPath, host: options.dockerHost });
     this.#sandboxId = sandboxId;
+    this.#reaping = { atStart: options.reapOrphans, intervalMs: options.reapOrphans ? options.reapIntervalMs : 0 };
     this.#events = new ContainerEvents(this.#engine, `${SANDBOX_LABEL}=${sandboxId}`);
     this.#settings = {
       image: options.image,
@@ -69,7 +75,8 @@ export class ContainerFleet implements PoolResourceFactory<WarmContainer> {
     // Meanwhile, reap what killed processes left on this engine (and their temp dirs): never the
     // containers of a live owner, this process's other Sandboxes included. A failure here is not
     // the start's: an engine that cannot answer fails the checks below.
-    const reaping = reapOrphans(this.#engine).catch(() => undefined);
+    this.#stopped = false;
+    const reaping = this.#reaping.atStart ? reapOrphans(this.#engine).catch(() => undefined) : undefined;
     try {
       await this.#engine.checkImage(this.#settings.image);
       const runtime = this.#settings.limits.runtime;
@@ -78,6 +85,27 @@ export class ContainerFleet implements PoolResourceFactory<WarmContainer> {
       await reaping;
     }
     this.#events.start();
+    this.#scheduleReaping();
+  }
+
+  /**
+   * Reaps again from time to time, for owners that die while this Sandbox lives (one `docker ps`
+   * and a look at this host's /proc and temp dir per round).
+   */
+  #scheduleReaping(): void {
+    if (this.#reaping.intervalMs === 0 || this.#stopped) return;
+    // Background work nobody awaits: it must not keep the process alive by itself.
+    this.#reapTimer = setTimeout(() => {
+      this.#reapRound = reapOrphans(this.#engine)
+        .then(
+          () => undefined,
+          () => undefined, // the engine may be down for a while: the pool reports that
+        )
+        .finally(() => {
+          this.#reapRound = undefined;
+          this.#scheduleReaping();
+        });
+    }, this.#reaping.intervalMs).unref();
   }
 
   async create(): Promise<WarmContainer> {
@@ -130,6 +158,9 @@ export class ContainerFleet implements PoolResourceFactory<WarmContainer> {
 
   /** Stops following events and removes any container still labelled as this Sandbox's. */
   async stop(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#reapTimer);
+    await this.#reapRound;
     this.#events.stop();
     await this.#holders?.stop();
     const names = await this.#engine.listContainers({ [SANDBOX_LABEL]: this.#sandboxId });

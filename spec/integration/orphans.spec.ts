@@ -66,6 +66,16 @@ interface KilledOwner {
   tempDirs: string[];
 }
 
+/** This process's reaper looks in os.tmpdir(): the private one, for the time of a test. */
+function useTmpDir(onEnd: OnEnd, tmp: string): void {
+  const previous = process.env.TMPDIR;
+  process.env.TMPDIR = tmp;
+  onEnd(async () => {
+    if (previous === undefined) delete process.env.TMPDIR;
+    else process.env.TMPDIR = previous;
+  });
+}
+
 /** Temp dirs of one owner pid (names made by ownerTempDirPrefix()). */
 async function tempDirsOf(pid: number, dir: string): Promise<string[]> {
   return (await readdir(dir)).filter((name) => name.startsWith(`dps-${pid}-`)).sort();
@@ -176,13 +186,7 @@ test('initialize() reaps the containers and temp dirs of a SIGKILLed owner, neve
 
   const dead = await killedOwner(onEnd, tmp);
 
-  // This process's reaper looks in os.tmpdir(): the private one, for the time of this test.
-  const previous = process.env.TMPDIR;
-  process.env.TMPDIR = tmp;
-  onEnd(async () => {
-    if (previous === undefined) delete process.env.TMPDIR;
-    else process.env.TMPDIR = previous;
-  });
+  useTmpDir(onEnd, tmp);
   const fresh = await liveSandbox(onEnd, { poolSize: 1 });
   assert.deepEqual(await engineAt(undefined).listContainers({ [SANDBOX_LABEL]: dead.sandbox }), [], 'every container of the dead owner is gone');
   assert.deepEqual(await tempDirsOf(dead.pid, tmp), [], 'and so are its temp dirs');
@@ -219,6 +223,47 @@ test('initialize() also reaps what a SIGKILLed owner was still creating when it 
   assert.equal(await waitForOrphanedCommands(), 0);
   assert.deepEqual(await engineAt(undefined).listContainers({ [SANDBOX_LABEL]: owner.sandbox }), [], 'nothing of the dead owner is left');
   t.diagnostic(`${inFlight.length} creations were in flight when the owner died`);
+});
+
+test('a live Sandbox reaps, from time to time, the leftovers of owners that die while it runs; reapOrphans: false does not', async (t) => {
+  const onEnd = endHooks(t);
+  const tmp = await privateTmp(onEnd);
+  useTmpDir(onEnd, tmp);
+  const engine = engineAt(undefined);
+  const child = watchedProcess(process.execPath, ['--import', 'tsx', OWNER], { env: { ...process.env, TMPDIR: tmp } });
+  let owner: { sandbox: string; pid: number } | undefined;
+  onEnd(async () => {
+    child.kill();
+    await child.exited;
+    if (owner !== undefined) await engine.removeContainers(await engine.listContainers({ [SANDBOX_LABEL]: owner.sandbox }));
+  });
+  await child.waitForOutput('the owner runs its program', (out) => out.includes('\n'), 60_000);
+  owner = JSON.parse(child.stdout.split('\n')[0]!) as { sandbox: string; pid: number };
+  // Both start while the owner lives: their initialize() has nothing to reap.
+  const reaping = await liveSandbox(onEnd, { poolSize: 1, reapIntervalMs: 1_000 });
+  const notReaping = await liveSandbox(onEnd, { poolSize: 1, reapOrphans: false });
+  assert.ok((await engine.listContainers({ [SANDBOX_LABEL]: owner.sandbox })).length >= 1);
+
+  child.kill('SIGKILL');
+  await child.exited;
+  const diedAt = performance.now();
+  const deadline = diedAt + 20_000;
+  while ((await engine.listContainers({ [SANDBOX_LABEL]: owner.sandbox })).length > 0 || (await tempDirsOf(owner.pid, tmp)).length > 0) {
+    assert.ok(performance.now() < deadline, 'the dead owner\'s containers and temp dirs went within 20 s (reapIntervalMs 1000)');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  t.diagnostic(`the dead owner's leftovers went ${(performance.now() - diedAt).toFixed(0)} ms after its death`);
+  assert.equal((await reaping.run('print("reaper")')).stdout, 'reaper\n');
+  assert.equal((await notReaping.run('print("other")')).stdout, 'other\n', 'a live Sandbox is never reaped');
+});
+
+test('reapOrphans: false: initialize() leaves a dead owner\'s containers alone', async (t) => {
+  const onEnd = endHooks(t);
+  const tmp = await privateTmp(onEnd);
+  const dead = await killedOwner(onEnd, tmp);
+  await liveSandbox(onEnd, { poolSize: 1, reapOrphans: false });
+  const left = await engineAt(undefined).listContainers({ [SANDBOX_LABEL]: dead.sandbox });
+  assert.ok(left.length >= 1, 'the dead owner\'s containers are still there');
 });
 
 test('`docker-python-sandbox cleanup` removes a SIGKILLed owner\'s containers and temp dirs and says how many (private engine)', async (t) => {
@@ -308,7 +353,10 @@ test('`cleanup --all` (on a private engine) says how many containers carry the l
     outcome.stdout,
     `found ${labelled.length} containers with the label docker-python-sandbox; removing them all\nremoved ${labelled.length} containers and 2 temp dirs\n`,
   );
-  assert.deepEqual(await docker.listContainers({ [LABEL]: undefined }), [], 'every labelled container is gone, the live Sandbox\'s too');
+  // The live Sandbox heals itself afterwards (new holders replace those it saw die): what counts
+  // is that none of the containers there before is left.
+  const remaining = await docker.listContainers({ [LABEL]: undefined });
+  assert.deepEqual(remaining.filter((name) => labelled.includes(name)), [], 'every labelled container is gone, the live Sandbox\'s too');
   assert.deepEqual(await tempDirsOf(dead.pid, tmp), [], 'the dead owner\'s temp dirs are gone');
   assert.ok((await docker.listContainers({})).includes(stranger), 'the unlabelled container is still there');
 });
