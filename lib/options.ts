@@ -303,16 +303,6 @@ export function parseRunParams(input: unknown, defaults: ResolvedSandboxOptions)
       { path: 'files', message: `total ${filesBytes} bytes, more than the Sandbox's maxFilesBytes (${defaults.maxFilesBytes}); raise maxFilesBytes to allow more` },
     ]);
   }
-  if (defaults.runtime === 'runsc') {
-    // gVisor cannot update a running sandbox's limits (docker update fails), and the warm
-    // container is already running.
-    const perRun = (['memoryLimitMb', 'cpus'] as const).filter((name) => params[name] !== undefined && params[name] !== defaults[name]);
-    if (perRun.length > 0) {
-      throw new RunParamsError(
-        perRun.map((name) => ({ path: name, message: `cannot be set per run under runtime "runsc" (gVisor cannot change a running sandbox's limits); set ${name} on the Sandbox instead` })),
-      );
-    }
-  }
   if (beyond.length > 0) {
     throw new RunParamsError(
       beyond.map(([name, value, maxName, max]) => ({

@@ -11,7 +11,7 @@ import { parseRunParams, parseSandboxOptions, type ResolvedSandboxOptions, type 
 import { Pool, type PoolStats } from './pool/pool.js';
 import { toRunResult, type RunResult } from './result.js';
 import { ContainerFleet } from './runner/container-fleet.js';
-import { ContainerLostError, type WarmContainer } from './runner/warm-container.js';
+import { ContainerLostError, LimitsNotAppliedError, type ExecuteOptions, type Execution, type WarmContainer } from './runner/warm-container.js';
 
 export type SandboxState = 'created' | 'initializing' | 'ready' | 'closed';
 
@@ -152,25 +152,30 @@ export class Sandbox implements AsyncDisposable {
     const pool = this.#pool;
     if (pool === undefined) throw new NotInitializedError();
     const signal = params.signal === undefined ? this.#closer.signal : AbortSignal.any([this.#closer.signal, params.signal]);
+    const options: ExecuteOptions = {
+      timeoutMs: params.timeoutMs,
+      memoryLimitMb: params.memoryLimitMb,
+      cpus: params.cpus,
+      maxOutputBytes: this.options.maxOutputBytes,
+      stdin: params.stdin,
+      files: params.files,
+      argv: params.argv,
+      env: params.env,
+      collect: params.collect.length === 0 ? undefined : { patterns: params.collect, maxBytes: this.options.maxCollectBytes },
+      onStdout: params.onStdout,
+      onStderr: params.onStderr,
+      signal,
+    };
+    // A run with limits a warm container cannot take (gVisor cannot change them) gets a container
+    // of its own; it still holds a pool slot meanwhile, so no more containers run than the pool has.
+    const ownLimits = params.memoryLimitMb !== this.options.memoryLimitMb || params.cpus !== this.options.cpus;
+    const dedicated = ownLimits && !this.#fleet.canUpdateLimits;
     const queuedAt = performance.now();
     for (let attempt = 1; ; attempt++) {
       const container = await this.#acquire(pool, signal, params.signal);
       const queuedMs = performance.now() - queuedAt;
       try {
-        const execution = await container.execute(params.code, {
-          timeoutMs: params.timeoutMs,
-          memoryLimitMb: params.memoryLimitMb,
-          cpus: params.cpus,
-          maxOutputBytes: this.options.maxOutputBytes,
-          stdin: params.stdin,
-          files: params.files,
-          argv: params.argv,
-          env: params.env,
-          collect: params.collect.length === 0 ? undefined : { patterns: params.collect, maxBytes: this.options.maxCollectBytes },
-          onStdout: params.onStdout,
-          onStderr: params.onStderr,
-          signal,
-        });
+        const execution = dedicated ? await this.#fleet.executeDedicated(params.code, options) : await this.#execute(container, params.code, options);
         if (execution.reason === 'aborted') {
           if (params.signal?.aborted) throw new AbortError(params.signal.reason, true);
           throw new SandboxClosedError('The sandbox was cleaned up while this run was in flight.');
@@ -183,8 +188,19 @@ export class Sandbox implements AsyncDisposable {
           throw new ContainerStartError(`${attempt} containers in a row were gone before the program could start; is something removing them?`, { cause: error });
         }
       } finally {
-        pool.release(container);
+        if (dedicated) pool.putBack(container);
+        else pool.release(container);
       }
+    }
+  }
+
+  /** Runs on a warm container; when the engine cannot give it the run's limits, on a container started with them. */
+  async #execute(container: WarmContainer, code: string, options: ExecuteOptions): Promise<Execution> {
+    try {
+      return await container.execute(code, options);
+    } catch (error) {
+      if (!(error instanceof LimitsNotAppliedError)) throw error;
+      return this.#fleet.executeDedicated(code, options);
     }
   }
 

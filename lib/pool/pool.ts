@@ -159,6 +159,24 @@ export class Pool<T> {
   }
 
   /**
+   * Hands back a resource that was leased but not used (nothing was given to it): it serves the
+   * next waiter, or waits ready at the front of the line. After close it is destroyed.
+   */
+  putBack(item: T): void {
+    if (!this.#leased.has(item)) return;
+    if (this.#closed) return this.release(item);
+    this.#leased.delete(item);
+    const waiter = this.#waiters.shift();
+    if (waiter !== undefined) {
+      this.#leased.add(item);
+      waiter.resolve(item);
+      return;
+    }
+    this.#ready.unshift(item);
+    this.#notifyIfQuiet();
+  }
+
+  /**
    * Resolves once the pool is quiet: every slot holds a ready resource and no used one is still
    * being destroyed (at once if that holds now, or after close).
    */

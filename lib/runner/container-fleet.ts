@@ -11,7 +11,7 @@ import type { PoolResourceFactory } from '../pool/pool.js';
 import { ContainerEvents } from './container-events.js';
 import { NetnsHolders } from './netns-holders.js';
 import { reapOrphans } from './orphan-reaper.js';
-import { WarmContainer, type ContainerSettings } from './warm-container.js';
+import { WarmContainer, type ContainerSettings, type ExecuteOptions, type Execution } from './warm-container.js';
 
 /** The container limits a Sandbox's options ask for. */
 export function limitsOf(options: ResolvedSandboxOptions): ContainerLimits {
@@ -131,6 +131,28 @@ export class ContainerFleet implements PoolResourceFactory<WarmContainer> {
     const container = await WarmContainer.start(this.#engine, `dps-${this.#sandboxId}-${this.#sequence}`, settings);
     this.#events.watch(container);
     return container;
+  }
+
+  /**
+   * Whether a warm container's memory and CPU limits can be changed for one run (`docker update`).
+   * gVisor cannot change a running sandbox's limits.
+   */
+  get canUpdateLimits(): boolean {
+    return this.#settings.limits.runtime !== 'runsc';
+  }
+
+  /**
+   * Runs one program in a container started for it with its own memory and CPU limits (a cold
+   * start), for runs whose limits a warm container cannot take; removes it afterwards.
+   */
+  async executeDedicated(code: string, options: ExecuteOptions): Promise<Execution> {
+    const limits = { ...this.#settings.limits, memoryLimitMb: options.memoryLimitMb ?? this.#settings.limits.memoryLimitMb, cpus: options.cpus ?? this.#settings.limits.cpus };
+    const container = await this.#start({ ...this.#settings, limits });
+    try {
+      return await container.execute(code, options);
+    } finally {
+      await this.destroy([container]);
+    }
   }
 
   /** The first pool is ready: from now on, replacements may reuse network namespaces. */

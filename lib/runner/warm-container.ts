@@ -93,6 +93,18 @@ export class ContainerLostError extends Error {
   }
 }
 
+/**
+ * The engine could not give this running container the run's own memory or CPU limits (`docker
+ * update` failed): no program started, and the run should go to a container started with them.
+ * Internal: never reaches users.
+ */
+export class LimitsNotAppliedError extends Error {
+  constructor(container: string, cause: unknown) {
+    super(`the limits of container ${container} could not be changed`, { cause });
+    this.name = 'LimitsNotAppliedError';
+  }
+}
+
 export class WarmContainer {
   readonly name: string;
   readonly #engine: DockerEngine;
@@ -191,7 +203,7 @@ export class WarmContainer {
         ? this.#engine.updateLimits(this.name, { memoryLimitMb, cpus }).catch(async (error: unknown) => {
             // Gone meanwhile (or the engine is): no program started.
             if (this.dead) throw new ContainerLostError(this.name);
-            throw (await this.#engine.whyUnavailable()) ?? error;
+            throw (await this.#engine.whyUnavailable()) ?? new LimitsNotAppliedError(this.name, error);
           })
         : undefined,
     ]);

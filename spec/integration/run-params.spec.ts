@@ -5,8 +5,9 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { AbortError, RunParamsError } from '../../lib/index.js';
-import { startSandbox } from '../helpers/engine.js';
+import { runnerContainers, runtimeMissing, startSandbox } from '../helpers/engine.js';
 
 test('stdin: a 1 MB string reaches the program whole; a Buffer too', async (t) => {
   const sandbox = await startSandbox(t, { poolSize: 2 });
@@ -136,17 +137,45 @@ test('usage reports the CPU time and peak memory of the program, measured in its
   assert.equal(killed.usage, null);
 });
 
+const ALLOCATE_120_MB = 'blob = bytearray(120 * 1024 * 1024)\nblob[::4096] = b"x" * len(blob[::4096])\nprint("allocated")';
+const COUNT_FOR_ONE_SECOND = 'import time\nend = time.monotonic() + 1\nloops = 0\nwhile time.monotonic() < end: loops += 1\nprint(loops)';
+const BUSY_ONE_SECOND = 'import time\nend = time.monotonic() + 1\nwhile time.monotonic() < end: pass';
+const UPDATE_FAILS = fileURLToPath(new URL('../fixtures/docker/update-fails', import.meta.url));
+
 test('memoryLimitMb and cpus for one run: the warm container is updated before the program starts', async (t) => {
   const sandbox = await startSandbox(t, { poolSize: 2, memoryLimitMb: 50 });
-  const allocate = 'blob = bytearray(120 * 1024 * 1024)\nblob[::4096] = b"x" * len(blob[::4096])\nprint("allocated")';
-  const [small, large] = await Promise.all([sandbox.run(allocate), sandbox.run({ code: allocate, memoryLimitMb: 200 })]);
+  const [small, large] = await Promise.all([sandbox.run(ALLOCATE_120_MB), sandbox.run({ code: ALLOCATE_120_MB, memoryLimitMb: 200 })]);
   assert.equal(small.status, 'oom');
   assert.equal(large.stdout, 'allocated\n');
-  const throttled = await sandbox.run({
-    code: 'import time\nend = time.monotonic() + 1\nwhile time.monotonic() < end: pass',
-    cpus: 0.2,
-  });
+  const throttled = await sandbox.run({ code: BUSY_ONE_SECOND, cpus: 0.2 });
   assert.ok(throttled.usage!.cpuMs < 0.5 * throttled.timings.runMs, `${throttled.usage!.cpuMs} ms of CPU in ${throttled.timings.runMs} ms`);
+});
+
+test('under gVisor, a run with its own memoryLimitMb and cpus gets a container started with them; the pool keeps its own', async (t) => {
+  const missing = await runtimeMissing('runsc');
+  if (missing !== undefined) return t.skip(`runtime runsc is not usable here: ${missing}`);
+  const sandbox = await startSandbox(t, { runtime: 'runsc', poolSize: 1, memoryLimitMb: 50 });
+  const [warm] = await runnerContainers(sandbox.id);
+  const large = await sandbox.run({ code: ALLOCATE_120_MB, memoryLimitMb: 200, cpus: 0.5 });
+  assert.equal(large.stdout, 'allocated\n', `${large.status}: ${large.stderr}`);
+  // The warm container was only held meanwhile: it is still the pool's, with the pool's limits.
+  assert.deepEqual(await runnerContainers(sandbox.id), [warm]);
+  // gVisor's own CPU accounting does not show the host's throttling: compare the work done in a
+  // second of wall time instead, side by side.
+  const full = await sandbox.run(COUNT_FOR_ONE_SECOND);
+  const throttled = await sandbox.run({ code: COUNT_FOR_ONE_SECOND, cpus: 0.2 });
+  const ratio = Number(throttled.stdout) / Number(full.stdout);
+  assert.ok(ratio < 0.6, `with cpus 0.2 the program did ${(ratio * 100).toFixed(0)}% of the work it did with 1 (${throttled.stdout.trim()} vs ${full.stdout.trim()} loops)`);
+  const small = await sandbox.run(ALLOCATE_120_MB);
+  assert.equal(small.status, 'oom');
+});
+
+test('where `docker update` fails, a run with its own limits gets a container started with them', async (t) => {
+  const sandbox = await startSandbox(t, { poolSize: 1, memoryLimitMb: 50, dockerPath: UPDATE_FAILS });
+  const large = await sandbox.run({ code: ALLOCATE_120_MB, memoryLimitMb: 200 });
+  assert.equal(large.stdout, 'allocated\n', `${large.status}: ${large.stderr}`);
+  const small = await sandbox.run(ALLOCATE_120_MB);
+  assert.equal(small.status, 'oom');
 });
 
 test('a per-run limit above the Sandbox maximum rejects, naming the maximum, and uses no container', async (t) => {

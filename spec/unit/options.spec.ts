@@ -67,10 +67,18 @@ test('the pids limit defaults per runtime, and an explicit value wins', () => {
   assert.equal(parseSandboxOptions({ pidsLimit: 32 }).pidsLimit, 32);
 });
 
-test('under runsc, per-run memory and cpus are refused with a reason (gVisor cannot update a running sandbox)', () => {
+test('under runsc, per-run memory and cpus are accepted (such a run gets a container of its own)', () => {
   const defaults = parseSandboxOptions({ runtime: 'runsc' });
-  assert.throws(() => parseRunParams({ code: '', memoryLimitMb: 100 }, defaults), /memoryLimitMb: cannot be set per run under runtime "runsc"/);
-  assert.equal(parseRunParams({ code: '', cpus: 1 }, defaults).cpus, 1); // the Sandbox's own value is fine
+  const params = parseRunParams({ code: '', memoryLimitMb: 100, cpus: 0.5 }, defaults);
+  assert.deepEqual([params.memoryLimitMb, params.cpus], [100, 0.5]);
+});
+
+test('orphan reaping is on by default, every minute; reapOrphans: false turns it off; the interval is at least 1 s', () => {
+  const options = parseSandboxOptions({});
+  assert.deepEqual([options.reapOrphans, options.reapIntervalMs], [true, 60_000]);
+  assert.equal(parseSandboxOptions({ reapOrphans: false }).reapOrphans, false);
+  assert.throws(() => parseSandboxOptions({ reapIntervalMs: 10 }), /reapIntervalMs: must be a whole number from 1000 to 86400000 \(milliseconds\) \(got 10\)/);
+  assert.throws(() => parseSandboxOptions({ reapOrphans: 'no' }), /reapOrphans: must be true or false/);
 });
 
 test('the Sandbox\'s own limits must fit under its maxima for runs', () => {

@@ -214,6 +214,26 @@ test('queueTimeoutMs: a waiter rejects with QueueTimeoutError, or with the creat
   await pool.close();
 });
 
+test('putBack(): a resource leased but not used serves the next waiter, or waits ready; it is neither destroyed nor replaced', async () => {
+  const factory = new FakeFactory();
+  const pool = new Pool(factory, { size: 1 });
+  await pool.start();
+  const item = await pool.acquire();
+  const waiting = pool.acquire();
+  pool.putBack(item);
+  assert.equal(await waiting, item, 'the waiter got the same resource');
+  pool.putBack(item);
+  await settleTasks();
+  assert.deepEqual(pool.stats(), { size: 1, ready: 1, busy: 0, starting: 0, queued: 0, failing: false, consecutiveFailures: 0, lastError: null });
+  assert.deepEqual({ created: factory.created, destroyed: factory.destroyed }, { created: 1, destroyed: [] });
+  const again = await pool.acquire();
+  assert.equal(again, item);
+  const closing = pool.close();
+  pool.putBack(again); // after close: destroyed like a released one
+  await closing;
+  assert.deepEqual(factory.destroyed, [item.id]);
+});
+
 test('maxQueue: one waiter too many is refused at once with QueueFullError', async () => {
   const factory = new FakeFactory();
   const pool = new Pool(factory, { size: 1, maxQueue: 2 });
