@@ -1,70 +1,17 @@
-import { LABEL } from './docker/labels.js';
-import {
-  AbortError,
-  ContainerStartError,
-  DockerCliError,
-  EngineUnavailableError,
-  ImageNotFoundError,
-  NotInitializedError,
-  QueueFullError,
-  QueueTimeoutError,
-  RunParamsError,
-  RuntimeNotFoundError,
-  SandboxClosedError,
-  SandboxError,
-  SandboxOptionsError,
-} from './errors.js';
-import { removeOrphans } from './runner/orphan-reaper.js';
+import * as publicApi from './public-api.js';
 import { Sandbox } from './sandbox.js';
 
+export * from './public-api.js';
 export type { SandboxState, SandboxStats } from './sandbox.js';
 export type { Callback } from './callback.js';
 export type { RunResult, RunStatus, RunTimings, RunUsage, SkippedFile } from './result.js';
 export type { SandboxOptions, ResolvedSandboxOptions, RunParams } from './options.js';
 export type { SandboxErrorCode, ValidationIssue } from './errors.js';
 export type { RemoveOrphansOptions, OrphanReport } from './runner/orphan-reaper.js';
-export {
-  Sandbox,
-  SandboxError,
-  AbortError,
-  SandboxOptionsError,
-  RunParamsError,
-  DockerCliError,
-  EngineUnavailableError,
-  ImageNotFoundError,
-  RuntimeNotFoundError,
-  ContainerStartError,
-  NotInitializedError,
-  SandboxClosedError,
-  QueueFullError,
-  QueueTimeoutError,
-  LABEL as CONTAINER_LABEL,
-  removeOrphans,
-};
 export default Sandbox;
 
-/** Every runtime export above, by name: what CommonJS users find on `require('docker-python-sandbox')`. */
-const namedExports = {
-  Sandbox,
-  SandboxError,
-  AbortError,
-  SandboxOptionsError,
-  RunParamsError,
-  DockerCliError,
-  EngineUnavailableError,
-  ImageNotFoundError,
-  RuntimeNotFoundError,
-  ContainerStartError,
-  NotInitializedError,
-  SandboxClosedError,
-  QueueFullError,
-  QueueTimeoutError,
-  CONTAINER_LABEL: LABEL,
-  removeOrphans,
-} as const;
-
 /** What `require('docker-python-sandbox')` returns: the Sandbox class, carrying every named export. */
-export type CommonJsExports = typeof Sandbox & typeof namedExports;
+export type CommonJsExports = typeof Sandbox & typeof publicApi;
 
 // Node's require() of an ES module returns the export named 'module.exports'. Version 1 users wrote
 // `const Sandbox = require('docker-python-sandbox')`, so that must stay the class itself (the same
@@ -72,5 +19,5 @@ export type CommonJsExports = typeof Sandbox & typeof namedExports;
 // CommonJS has no named exports beside it, so the class carries them as properties:
 // `const { Sandbox, removeOrphans, SandboxOptionsError } = require('docker-python-sandbox')`.
 // They are ordinary enumerable properties, like any CommonJS module's exports.
-const commonJsExports: CommonJsExports = Object.assign(Sandbox, namedExports);
+const commonJsExports: CommonJsExports = Object.assign(Sandbox, publicApi);
 export { commonJsExports as 'module.exports' };

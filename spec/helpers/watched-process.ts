@@ -3,6 +3,13 @@
  * printed so far, bounded by a deadline, and fails with everything the child said.
  */
 import { spawn } from 'node:child_process';
+import type { Writable } from 'node:stream';
+
+/** A piece of a child's output and when it arrived (performance.now()). */
+export interface Chunk {
+  text: string;
+  at: number;
+}
 
 export interface Exit {
   code: number | null;
@@ -13,6 +20,11 @@ export interface WatchedProcess {
   readonly pid: number;
   readonly stdout: string;
   readonly stderr: string;
+  /** The same output, piece by piece as it arrived. */
+  readonly stdoutChunks: readonly Chunk[];
+  readonly stderrChunks: readonly Chunk[];
+  /** The child's stdin, when it was kept open. */
+  readonly stdin: Writable | null;
   /** Settles when the child has exited and its streams are closed. */
   readonly exited: Promise<Exit>;
   /** Resolves once `condition(stdout)` holds; rejects after ms, or if the child exits first. */
@@ -22,32 +34,44 @@ export interface WatchedProcess {
   kill(signal?: NodeJS.Signals): void;
 }
 
-/** Starts the child; `input`, when given, is written to its stdin, which is then closed. */
-export function watchedProcess(command: string, args: readonly string[], options: { env?: NodeJS.ProcessEnv; input?: string } = {}): WatchedProcess {
-  const child = spawn(command, args, { env: options.env ?? process.env, stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
-  child.stdin?.end(options.input);
-  let stdout = '';
-  let stderr = '';
+export interface WatchedProcessOptions {
+  env?: NodeJS.ProcessEnv;
+  /** Written to the child's stdin, which is then closed. */
+  input?: string;
+  /** Leave stdin open for the spec to write to (`stdin`). Without this or `input` the child has none. */
+  keepStdinOpen?: boolean;
+}
+
+export function watchedProcess(command: string, args: readonly string[], options: WatchedProcessOptions = {}): WatchedProcess {
+  const piped = options.input !== undefined || options.keepStdinOpen === true;
+  const child = spawn(command, args, { env: options.env ?? process.env, stdio: [piped ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+  if (options.input !== undefined) child.stdin?.end(options.input);
+  const stdoutChunks: Chunk[] = [];
+  const stderrChunks: Chunk[] = [];
+  const textOf = (chunks: readonly Chunk[]): string => chunks.map((chunk) => chunk.text).join('');
   const changed = new Set<() => void>();
   child.stdout!.on('data', (chunk: Buffer) => {
-    stdout += chunk.toString();
+    stdoutChunks.push({ text: chunk.toString(), at: performance.now() });
     for (const notify of changed) notify();
   });
-  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => stderrChunks.push({ text: chunk.toString(), at: performance.now() }));
   const exited = new Promise<Exit>((resolve, reject) => {
     child.once('error', reject);
     child.once('close', (code, signal) => resolve({ code, signal }));
   });
-  const describe = (): string => `\n--- stdout ---\n${stdout}\n--- stderr ---\n${stderr}`;
+  const describe = (): string => `\n--- stdout ---\n${textOf(stdoutChunks)}\n--- stderr ---\n${textOf(stderrChunks)}`;
 
   return {
     pid: child.pid ?? -1,
     get stdout() {
-      return stdout;
+      return textOf(stdoutChunks);
     },
     get stderr() {
-      return stderr;
+      return textOf(stderrChunks);
     },
+    stdoutChunks,
+    stderrChunks,
+    stdin: options.keepStdinOpen === true ? child.stdin : null,
     exited,
     waitForOutput(what, condition, ms) {
       return new Promise<void>((resolve, reject) => {
@@ -58,10 +82,10 @@ export function watchedProcess(command: string, args: readonly string[], options
           else reject(error);
         };
         const check = (): void => {
-          if (condition(stdout)) finish();
+          if (condition(textOf(stdoutChunks))) finish();
         };
         const timer = setTimeout(() => finish(new Error(`${what}: not within ${ms} ms${describe()}`)), ms);
-        void exited.then((exit) => finish(condition(stdout) ? undefined : new Error(`${what}: the child exited first (${JSON.stringify(exit)})${describe()}`)));
+        void exited.then((exit) => finish(condition(textOf(stdoutChunks)) ? undefined : new Error(`${what}: the child exited first (${JSON.stringify(exit)})${describe()}`)));
         changed.add(check);
         check();
       });

@@ -2,7 +2,7 @@
  * The command-line runner, as a user would call it: a real process against the real engine.
  */
 import assert from 'node:assert/strict';
-import { execFile, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { test, type TestContext } from 'node:test';
 import { OWNER_PID_LABEL, ROLE_LABEL } from '../../lib/docker/labels.js';
+import { watchedProcess, type WatchedProcess } from '../helpers/watched-process.js';
 
 const CLI = fileURLToPath(new URL('../../lib/cli.ts', import.meta.url));
 const FIXTURE = fileURLToPath(new URL('../fixtures/exit_seven.py', import.meta.url));
@@ -20,76 +21,11 @@ interface CliOutcome {
   stderr: string;
 }
 
-/** A piece of a child's output and when it arrived. */
-interface Chunk {
-  text: string;
-  at: number;
-}
-
-/** A CLI process the spec drives while it runs: its output as it arrives, and deadlines on waits. */
-interface RunningCli {
-  child: ChildProcessWithoutNullStreams;
-  stdout: Chunk[];
-  stderr: Chunk[];
-  /** Resolves once the text on stdout so far satisfies `condition`; rejects after ms or when the CLI exits first. */
-  stdoutSatisfies(what: string, condition: (stdout: string) => boolean, ms: number): Promise<void>;
-  /** How the CLI exited; rejects if it has not within ms. */
-  exit(ms: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-const textOf = (chunks: readonly Chunk[]): string => chunks.map((chunk) => chunk.text).join('');
-
 /** Starts the CLI; its stdin stays open for the spec to write or end. Killed when the test ends, if still running. */
-function startCli(t: TestContext, args: string[], options: { env?: NodeJS.ProcessEnv } = {}): RunningCli {
-  const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { env: options.env ?? process.env });
-  const stdout: Chunk[] = [];
-  const stderr: Chunk[] = [];
-  const waiters = new Set<() => void>();
-  child.stdout.on('data', (chunk: Buffer) => {
-    stdout.push({ text: chunk.toString(), at: performance.now() });
-    for (const waiter of waiters) waiter();
-  });
-  child.stderr.on('data', (chunk: Buffer) => stderr.push({ text: chunk.toString(), at: performance.now() }));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ code, signal }));
-  });
-  t.after(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  });
-  const said = (): string => `\n--- stdout ---\n${textOf(stdout)}\n--- stderr ---\n${textOf(stderr)}`;
-  return {
-    child,
-    stdout,
-    stderr,
-    stdoutSatisfies: (what, condition, ms) =>
-      new Promise<void>((resolve, reject) => {
-        const finish = (error?: Error): void => {
-          clearTimeout(timer);
-          waiters.delete(check);
-          if (error === undefined) resolve();
-          else reject(error);
-        };
-        const check = (): void => {
-          if (condition(textOf(stdout))) finish();
-        };
-        const timer = setTimeout(() => finish(new Error(`${what}: not within ${ms} ms${said()}`)), ms);
-        void exited.then((exit) => finish(condition(textOf(stdout)) ? undefined : new Error(`${what}: the CLI exited first (${JSON.stringify(exit)})${said()}`)));
-        waiters.add(check);
-        check();
-      }),
-    exit: async (ms) => {
-      let timer: NodeJS.Timeout | undefined;
-      const late = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`the CLI did not exit within ${ms} ms${said()}`)), ms);
-      });
-      try {
-        return await Promise.race([exited, late]);
-      } finally {
-        clearTimeout(timer);
-      }
-    },
-  };
+function startCli(t: TestContext, args: string[], options: { env?: NodeJS.ProcessEnv } = {}): WatchedProcess {
+  const running = watchedProcess(process.execPath, ['--import', 'tsx', CLI, ...args], { env: options.env, keepStdinOpen: true });
+  t.after(() => running.kill());
+  return running;
 }
 
 /** Every container on the engine (running or not) whose owner-pid label names this process, with its role. */
@@ -229,7 +165,7 @@ test('--collect without --out, --file escaping the work dir or without "=", exit
 
 test('run streams the program\'s stdout and stderr as they arrive, not when it ends', async (t) => {
   const running = startCli(t, ['run', '-']);
-  running.child.stdin.end(
+  running.stdin!.end(
     [
       'import sys, time',
       "print('first', flush=True)",
@@ -239,11 +175,11 @@ test('run streams the program\'s stdout and stderr as they arrive, not when it e
       "print('done', file=sys.stderr)",
     ].join('\n'),
   );
-  assert.deepEqual(await running.exit(60_000), { code: 0, signal: null }, textOf(running.stderr));
-  assert.equal(textOf(running.stdout), 'first\nsecond\n');
-  assert.equal(textOf(running.stderr), 'warning\ndone\n');
+  assert.deepEqual(await running.waitForExit(60_000), { code: 0, signal: null }, running.stderr);
+  assert.equal(running.stdout, 'first\nsecond\n');
+  assert.equal(running.stderr, 'warning\ndone\n');
   // The piece with "first" came while the program slept, well before the piece with "second".
-  for (const [stream, chunks, early, late] of [['stdout', running.stdout, 'first', 'second'], ['stderr', running.stderr, 'warning', 'done']] as const) {
+  for (const [stream, chunks, early, late] of [['stdout', running.stdoutChunks, 'first', 'second'], ['stderr', running.stderrChunks, 'warning', 'done']] as const) {
     const first = chunks.find((chunk) => chunk.text.includes(early));
     const second = chunks.find((chunk) => chunk.text.includes(late));
     assert.ok(first !== undefined && second !== undefined && first !== second, `${stream}: ${JSON.stringify(chunks)}`);
@@ -260,9 +196,9 @@ test('--version prints the version of package.json and exits 0', async () => {
 test('run - with --stdin - is refused before anything is read from stdin', async (t) => {
   // stdin is left open: a CLI that read it first would wait forever, and the deadline fails it.
   const running = startCli(t, ['run', '-', '--stdin', '-']);
-  assert.deepEqual(await running.exit(20_000), { code: 2, signal: null });
-  assert.match(textOf(running.stderr), /the program and --stdin cannot both come from standard input[\s\S]*Usage: docker-python-sandbox run/);
-  assert.equal(textOf(running.stdout), '');
+  assert.deepEqual(await running.waitForExit(20_000), { code: 2, signal: null });
+  assert.match(running.stderr, /the program and --stdin cannot both come from standard input[\s\S]*Usage: docker-python-sandbox run/);
+  assert.equal(running.stdout, '');
 });
 
 for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
@@ -271,9 +207,9 @@ for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
     const tempDir = await mkdtemp(join(tmpdir(), 'dps-cli-signal-'));
     t.after(() => rm(tempDir, { recursive: true, force: true }));
     const running = startCli(t, ['run', '-', '--timeout', '120000'], { env: { ...process.env, TMPDIR: tempDir } });
-    const pid = running.child.pid!;
-    running.child.stdin.end("import time\nprint('started', flush=True)\ntime.sleep(60)");
-    await running.stdoutSatisfies('the program started', (stdout) => stdout.includes('started'), 60_000);
+    const pid = running.pid;
+    running.stdin!.end("import time\nprint('started', flush=True)\ntime.sleep(60)");
+    await running.waitForOutput('the program started', (stdout) => stdout.includes('started'), 60_000);
 
     // What the signal must remove is there: the running container and its input dir.
     const before = await containersOwnedBy(pid);
@@ -281,12 +217,12 @@ for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
     const ownTempDirs = async (): Promise<string[]> => (await readdir(tempDir)).filter((name) => name.startsWith(`dps-${pid}-`));
     assert.notDeepEqual(await ownTempDirs(), [], `a temp dir of pid ${pid} in ${tempDir}`);
 
-    running.child.kill(signal);
-    assert.deepEqual(await running.exit(30_000), { code, signal: null }, textOf(running.stderr));
+    running.kill(signal);
+    assert.deepEqual(await running.waitForExit(30_000), { code, signal: null }, running.stderr);
     // cleanup() waits for holder creations under way, so nothing may appear after the exit either.
     assert.deepEqual(await containersOwnedBy(pid), [], `containers of pid ${pid} left after ${signal}`);
     assert.deepEqual(await ownTempDirs(), [], `temp dirs of pid ${pid} left after ${signal}`);
-    assert.equal(textOf(running.stdout), 'started\n');
-    assert.doesNotMatch(textOf(running.stderr), /SandboxClosedError|error/i);
+    assert.equal(running.stdout, 'started\n');
+    assert.doesNotMatch(running.stderr, /SandboxClosedError|error/i);
   });
 }

@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import { LABEL, ROLE_LABEL, SANDBOX_LABEL } from '../../lib/docker/labels.js';
 import { DEFAULT_IMAGE } from '../../lib/options.js';
 import { startPrivateEngine, type PrivateEngine } from '../helpers/private-engine.js';
-import { jsonLines, watchedProcess } from '../helpers/watched-process.js';
+import { jsonLines, watchedProcess, type WatchedProcess } from '../helpers/watched-process.js';
 
 const OWNER = fileURLToPath(new URL('../fixtures/pending-owner.ts', import.meta.url));
 const CLI = fileURLToPath(new URL('../../lib/cli.ts', import.meta.url));
@@ -19,6 +19,24 @@ const SLOW_IMAGE = 'docker-python-sandbox-spec-slow-start:latest';
 
 function lastStep(stdout: string, step: string): Record<string, unknown> | undefined {
   return jsonLines(stdout).findLast((line) => line.step === step);
+}
+
+/**
+ * Stops the engine under a pending promise of the owner's, then checks that it settled with
+ * EngineUnavailableError naming the engine and that the process ended by itself with code 0.
+ * Resolves with how long after the stop began the promise settled.
+ */
+async function stopEngineUnder(owner: WatchedProcess, engine: PrivateEngine, what: string): Promise<number> {
+  const stoppedAt = performance.now();
+  await engine.stop();
+  await owner.waitForOutput(`${what} settles`, (out) => lastStep(out, 'settled') !== undefined, 30_000);
+  const settledMs = performance.now() - stoppedAt;
+  const exit = await owner.waitForExit(30_000);
+  const settled = lastStep(owner.stdout, 'settled')!;
+  assert.equal(settled.name, 'EngineUnavailableError', `${what} settled with ${JSON.stringify(settled)}`);
+  assert.match(String(settled.message), new RegExp(`No Docker engine answers at ${engine.host}`));
+  assert.deepEqual(exit, { code: 0, signal: null }, `the process exits by itself with code 0\n${owner.stderr}`);
+  return settledMs;
 }
 
 /** An image whose containers take ten minutes to say they are ready (a warm-up hook that sleeps). */
@@ -41,15 +59,7 @@ test('a pending run() rejects with EngineUnavailableError when the engine stops,
   const owner = watchedProcess(process.execPath, ['--import', 'tsx', OWNER, 'run'], { env: { ...process.env, DPS_FIXTURE_DOCKER_HOST: engine.host } });
   t.after(() => owner.kill());
   await owner.waitForOutput('the program is running', (out) => lastStep(out, 'running') !== undefined, 60_000);
-  const stoppedAt = performance.now();
-  await engine.stop();
-  await owner.waitForOutput('run() settles', (out) => lastStep(out, 'settled') !== undefined, 30_000);
-  const settledMs = performance.now() - stoppedAt;
-  const exit = await owner.waitForExit(30_000);
-  const settled = lastStep(owner.stdout, 'settled')!;
-  assert.equal(settled.name, 'EngineUnavailableError', `run() settled with ${JSON.stringify(settled)}`);
-  assert.match(String(settled.message), new RegExp(`No Docker engine answers at ${engine.host}`));
-  assert.deepEqual(exit, { code: 0, signal: null }, `the process exits by itself with code 0\n${owner.stderr}`);
+  const settledMs = await stopEngineUnder(owner, engine, 'run()');
   t.diagnostic(`run() rejected ${settledMs.toFixed(0)} ms after the engine was stopped (stop() included)`);
 });
 
@@ -72,15 +82,7 @@ test('a pending initialize() rejects with EngineUnavailableError when the engine
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   assert.equal(lastStep(owner.stdout, 'settled'), undefined, 'initialize() is still pending');
-  const stoppedAt = performance.now();
-  await engine.stop();
-  await owner.waitForOutput('initialize() settles', (out) => lastStep(out, 'settled') !== undefined, 30_000);
-  const settledMs = performance.now() - stoppedAt;
-  const exit = await owner.waitForExit(30_000);
-  const settled = lastStep(owner.stdout, 'settled')!;
-  assert.equal(settled.name, 'EngineUnavailableError', `initialize() settled with ${JSON.stringify(settled)}`);
-  assert.match(String(settled.message), new RegExp(`No Docker engine answers at ${engine.host}`));
-  assert.deepEqual(exit, { code: 0, signal: null }, `the process exits by itself with code 0\n${owner.stderr}`);
+  const settledMs = await stopEngineUnder(owner, engine, 'initialize()');
   t.diagnostic(`initialize() rejected ${settledMs.toFixed(0)} ms after the engine was stopped (stop() included)`);
 });
 
