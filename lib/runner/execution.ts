@@ -5,7 +5,7 @@
  */
 import { finished } from 'node:stream/promises';
 import type { AttachedProcess } from '../docker/cli.js';
-import { GO_ACK, goLine, MARKER_PREFIX, parseExitReport, type ExitReport } from './loader-source.js';
+import { GO_ACK, goLine, MARKER_PREFIX, parseExitReport, type ExitReport } from './loader.js';
 import { settlesWithin } from './bounded-wait.js';
 import { MarkerStream } from './marker-stream.js';
 import { OutputCollector, type StreamName } from './output-collector.js';

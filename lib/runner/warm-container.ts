@@ -17,7 +17,7 @@ import { ownerTempDirPrefix } from '../owner.js';
 import { MAX_COLLECT_HEADER_BYTES, notCollected, parseCollectedFiles, type CollectedFiles, type SkippedFile } from './collected-files.js';
 import { settlesWithin } from './bounded-wait.js';
 import { runExecution, type EndReason } from './execution.js';
-import { LOADER_SOURCE, loaderMode, READY_LINE, type RunInputs } from './loader-source.js';
+import { loaderCommand, READY_LINE, type RunInputs } from './loader.js';
 
 export interface ContainerSettings {
   image: string;
@@ -148,7 +148,7 @@ export class WarmContainer {
         labels: settings.labels,
         limits: settings.limits,
         inputDir: dir.path,
-        command: ['python3', '-c', LOADER_SOURCE, loaderMode(settings.limits.runtime), ...settings.preload],
+        command: loaderCommand(settings.limits.runtime, settings.preload),
       });
       const failure = await waitForReady(loader, settings.startTimeoutMs).catch(async (error: unknown) => {
         throw (await engine.whyUnavailable()) ?? error;

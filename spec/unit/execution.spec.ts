@@ -4,7 +4,7 @@ import { PassThrough } from 'node:stream';
 import { test } from 'node:test';
 import type { AttachedProcess } from '../../lib/docker/cli.js';
 import { runExecution, type RawExecution } from '../../lib/runner/execution.js';
-import { GO_ACK, MARKER_PREFIX } from '../../lib/runner/loader-source.js';
+import { GO_ACK, MARKER_PREFIX } from '../../lib/runner/loader.js';
 
 const NONCE = 'n0nce';
 const MARKER = `${MARKER_PREFIX}${NONCE}`;

@@ -1,98 +1,20 @@
-/**
- * The loader: a Python program that is each pooled container's main process. It starts the
- * interpreter, says it is ready, and blocks on stdin. A run sends one go line; the loader then
- * forks, and the child runs the code file as `__main__` in this never-used interpreter (the
- * container runs exactly one program, so it is as fresh as `python3 file.py`) and exits as
- * `python3 file.py` would: tracebacks, `sys.exit`, threads joined, atexit, open files flushed.
- *
- * (Under gVisor the loader runs the program in its own process instead: see LoaderMode.)
- * The parent waits for that child, reads the container's memory cgroup for OOM kills, and ends
- * with an in-band exit marker on both streams (a per-run nonce the host chose, then the exit
- * status, the signal and the OOM-kill count), so the host need not wait for Docker to notice.
- * A program can forge the marker only about its own run; timeouts and kills are decided on the host.
- */
+"""
+The loader: a Python program that is each pooled container's main process, passed to
+`python3 -c` by the host (lib/runner/loader.ts), so it needs no file in the image and no per-run
+docker call. It starts the interpreter, says it is ready, and blocks on stdin. A run sends one go
+line; the loader then forks, and the child runs the code file as `__main__` in this never-used
+interpreter (the container runs exactly one program, so it is as fresh as `python3 file.py`) and
+exits as `python3 file.py` would: tracebacks, `sys.exit`, threads joined, atexit, open files
+flushed. (Under gVisor the loader runs the program in its own process instead: mode 'inline'.)
 
-/** Printed by the loader once it is ready for a go line. */
-export const READY_LINE = '\x1edps-ready\n';
+The parent waits for that child, reads the container's memory cgroup for OOM kills, and ends with
+an in-band exit marker on both streams (a per-run nonce the host chose, then the exit status, the
+signal and the OOM-kill count), so the host need not wait for Docker to notice. A program can
+forge the marker only about its own run; timeouts and kills are decided on the host.
 
-/** Printed by the loader on stdout as soon as it has read the go line, before the program starts. */
-export const GO_ACK = '\x1edps-go\n';
-
-/**
- * Prefix of the exit markers: `${MARKER_PREFIX}${nonce}` then the same trailer with 0 collected bytes on stderr, and
- * `:<exit status>:<signal or 0>:<OOM kills, -1 without a cgroup view>:<CPU ms>:<peak RSS KiB>:<collected bytes>\n`
- * on stdout, followed there by that many bytes of collected files (see collected-files.ts).
- */
-export const MARKER_PREFIX = '\x1edps-exit:';
-
-/**
- * How the loader runs the program: in a forked child it waits for (the default), or in its own
- * process ('inline', for gVisor, where a fork costs ~30 ms and the engine reports OOM kills).
- */
-export type LoaderMode = 'fork' | 'inline';
-
-export function loaderMode(runtime: string | undefined): LoaderMode {
-  return runtime === 'runsc' ? 'inline' : 'fork';
-}
-
-/** What the program gets besides its code, written as JSON next to the code file. */
-export interface RunInputs {
-  argv: readonly string[];
-  env: Readonly<Record<string, string>>;
-  /** Path (inside the container) of a file to read as stdin; null for EOF at once. */
-  stdin: string | null;
-  /** Directory (inside the container) whose tree is copied into the work dir before the program starts. */
-  files: string | null;
-  /** What to bring back from the work dir after the program ends; null for nothing. */
-  collect: CollectRequest | null;
-}
-
-export interface CollectRequest {
-  /** Paths or globs relative to the work dir; a directory brings its tree. */
-  patterns: readonly string[];
-  /** Total bytes of file contents to send; files that do not fit are listed as skipped. */
-  maxBytes: number;
-  /** Most files to send, and most skipped entries to list one by one. */
-  maxFiles: number;
-  /** Longest file list (the section's first line) the host accepts. */
-  maxHeaderBytes: number;
-}
-
-/** What the host sends to start the run: the marker nonce, the code file, the inputs file or '-'. */
-export function goLine(nonce: string, codePath: string, inputsPath: string | undefined): string {
-  return `${nonce} ${codePath} ${inputsPath ?? '-'}\n`;
-}
-
-/** What the loader reports after the program ended. */
-export interface ExitReport {
-  exitCode: number;
-  /** Signal number that ended the program, or 0. */
-  signal: number;
-  /** OOM kills counted by the container's memory cgroup; -1 when there is no cgroup view (gVisor). */
-  oomKills: number;
-  /** CPU time (user + system) of the program and the children it waited for. */
-  cpuMs: number;
-  /** Largest resident set of the program (or of a child it waited for), in bytes. */
-  peakMemoryBytes: number;
-  /** Length of the collected-files section that follows the stdout marker's line (0: none). */
-  collectedBytes: number;
-}
-
-/** Parses the stdout marker's trailer (`:status:signal:oom:cpu:rss:collected`). */
-export function parseExitReport(trailer: string): ExitReport | undefined {
-  const match = /^:(\d+):(\d+):(-?\d+):(\d+):(\d+):(\d+)$/.exec(trailer);
-  if (match === null) return undefined;
-  return {
-    exitCode: Number(match[1]),
-    signal: Number(match[2]),
-    oomKills: Number(match[3]),
-    cpuMs: Number(match[4]),
-    peakMemoryBytes: Number(match[5]) * 1024,
-    collectedBytes: Number(match[6]),
-  };
-}
-
-export const LOADER_SOURCE = String.raw`
+The wire format's literals live in protocol.json beside this file: the host reads it, and hands
+it to this program as its first argument. Unit tests: spec/python/test_loader.py.
+"""
 import os, sys
 # What the run path needs, imported now, at warm-up: json alone costs ~10 ms and shutil ~15 ms
 # on first import in a fresh container.
@@ -299,38 +221,50 @@ def _dps_stop_leftovers():
     except OSError:
         pass
 
-def _dps_report(nonce, code, signal, oom_kills, cpu_ms, max_rss_kib, inputs):
+def _dps_collect_section(request, workdir):
+    # The collected-files section: a JSON header line (files to send, files skipped and why)
+    # kept under the host's limit, and the files to send after it.
+    try:
+        files, skipped = _dps_collect_plan(request, workdir)
+    except BaseException as exc:
+        files, skipped = [], [[pattern, 'could not be collected: %r' % exc] for pattern in request['patterns']]
+    header = (json.dumps({'files': files, 'skipped': skipped}) + '\n').encode()
+    if len(header) > request['maxHeaderBytes']:
+        skipped = [['*', 'too many files were skipped to list them']]
+        header = (json.dumps({'files': files, 'skipped': skipped}) + '\n').encode()
+    if len(header) > request['maxHeaderBytes']:
+        files = []
+        skipped = [[pattern, 'could not be collected: the file names are too long to list'] for pattern in request['patterns']]
+        header = (json.dumps({'files': files, 'skipped': skipped}) + '\n').encode()
+    return files, header
+
+def _dps_marker_lines(marker_prefix, nonce, code, signal, oom_kills, cpu_ms, max_rss_kib, collected):
+    # The verdict, for stderr and for stdout (only stdout's announces the collected bytes that
+    # follow it): see parseExitReport in lib/runner/loader.ts.
+    marker = (marker_prefix + nonce).encode()
+    trailer = ':%d:%d:%d:%d:%d:' % (code, signal, oom_kills, cpu_ms, max_rss_kib)
+    return marker + (trailer + '0\n').encode(), marker + (trailer + '%d\n' % collected).encode()
+
+def _dps_report(protocol, nonce, code, signal, oom_kills, cpu_ms, max_rss_kib, inputs):
     request = inputs.get('collect')
     files, header = [], b''
     if request:
         _dps_stop_leftovers()
-        try:
-            files, skipped = _dps_collect_plan(request, _dps_workdir)
-        except BaseException as exc:
-            files, skipped = [], [[pattern, 'could not be collected: %r' % exc] for pattern in request['patterns']]
-        header = (json.dumps({'files': files, 'skipped': skipped}) + '\n').encode()
-        if len(header) > request['maxHeaderBytes']:
-            skipped = [['*', 'too many files were skipped to list them']]
-            header = (json.dumps({'files': files, 'skipped': skipped}) + '\n').encode()
-        if len(header) > request['maxHeaderBytes']:
-            files = []
-            skipped = [[pattern, 'could not be collected: the file names are too long to list'] for pattern in request['patterns']]
-            header = (json.dumps({'files': files, 'skipped': skipped}) + '\n').encode()
+        files, header = _dps_collect_section(request, _dps_workdir)
     collected = len(header) + sum(size for _, size in files)
-    marker = ('\x1edps-exit:' + nonce).encode()
+    to_stderr, to_stdout = _dps_marker_lines(protocol['markerPrefix'], nonce, code, signal, oom_kills, cpu_ms, max_rss_kib, collected)
     # The verdict goes on both streams (files only on stdout): if the engine loses the end of one
     # stream as the container exits, the other still carries it.
-    _dps_write_all(2, marker + (':%d:%d:%d:%d:%d:0\n' % (code, signal, oom_kills, cpu_ms, max_rss_kib)).encode())
-    _dps_write_all(1, marker + (':%d:%d:%d:%d:%d:%d\n' % (code, signal, oom_kills, cpu_ms, max_rss_kib, collected)).encode())
+    _dps_write_all(2, to_stderr)
+    _dps_write_all(1, to_stdout)
     if request:
         _dps_send_collected(files, header)
 
 _dps_workdir = os.getcwd()
 
-def _dps_warm_up(preload):
+def _dps_warm_up(hook, preload):
     # The image's own warm-up (e.g. a prepared matplotlib cache), then the modules the Sandbox
     # asked for, so that programs find them imported.
-    hook = '/etc/docker-python-sandbox/warmup.py'
     if os.path.isfile(hook):
         with open(hook, 'rb') as source:
             exec(compile(source.read(), hook, 'exec'), {'__name__': '__dps_warmup__', '__file__': hook})
@@ -343,20 +277,20 @@ def _dps_warm_up(preload):
             sys.stderr.flush()
             os._exit(1)
 
-def _dps_main(mode, preload):
-    _dps_warm_up(preload)
+def _dps_main(protocol, mode, preload):
+    _dps_warm_up(protocol['warmupHook'], preload)
     # Everything alive now (the interpreter, the loader, preloaded modules) is never garbage:
     # frozen, the program's collections (and the one at its end) need not walk it again, and
     # the forked child does not touch those pages.
     import gc
     gc.freeze()
-    _dps_write_all(1, b'\x1edps-ready\n')
+    _dps_write_all(1, protocol['readyLine'].encode())
     line = sys.stdin.buffer.readline()
     if not line:
         os._exit(0)
     # The first bytes on stdout after the go line: the host then knows the program may have
     # started. A container that dies before this never ran anything, and the run can go elsewhere.
-    _dps_write_all(1, b'\x1edps-go\n')
+    _dps_write_all(1, protocol['goAck'].encode())
     nonce, path, inputs_path = line.decode().split()
     inputs = _dps_read_inputs(inputs_path)
     if mode == 'inline':
@@ -366,7 +300,7 @@ def _dps_main(mode, preload):
         before = _dps_cpu_ms(resource.getrusage(resource.RUSAGE_SELF))
         status = _dps_run_program(path, inputs)
         usage = resource.getrusage(resource.RUSAGE_SELF)
-        _dps_report(nonce, status, 0, -1, _dps_cpu_ms(usage) - before, usage.ru_maxrss, inputs)
+        _dps_report(protocol, nonce, status, 0, -1, _dps_cpu_ms(usage) - before, usage.ru_maxrss, inputs)
         os._exit(status)
     pid = os.fork()
     if pid == 0:
@@ -389,9 +323,10 @@ def _dps_main(mode, preload):
     else:
         signal = 0
         code = os.WEXITSTATUS(status)
-    _dps_report(nonce, code, signal, _dps_oom_kills(), _dps_cpu_ms(usage), usage.ru_maxrss, inputs)
+    _dps_report(protocol, nonce, code, signal, _dps_oom_kills(), _dps_cpu_ms(usage), usage.ru_maxrss, inputs)
     # The container's exit status is the program's too: the last word if both reports were lost.
     os._exit(code & 0xFF)
 
-_dps_main(sys.argv[1] if len(sys.argv) > 1 else 'fork', sys.argv[2:])
-`;
+if __name__ == '__main__':
+    # python3 -c SOURCE PROTOCOL_JSON MODE [PRELOAD...]
+    _dps_main(json.loads(sys.argv[1]), sys.argv[2], sys.argv[3:])

@@ -1,0 +1,110 @@
+/**
+ * The host's side of the loader (lib/runner/loader.py, the Python program that is each pooled
+ * container's main process): its source and command line, and the wire format between the two.
+ * The format's literals come from protocol.json, which both sides read: this module at import,
+ * the loader as its first argument.
+ */
+import { readFileSync } from 'node:fs';
+
+/** The literals of the wire format, shared with the loader. */
+interface Protocol {
+  /** Printed by the loader once it is ready for a go line. */
+  readyLine: string;
+  /** Printed by the loader on stdout as soon as it has read the go line, before the program starts. */
+  goAck: string;
+  /** Prefix of the exit markers (see MARKER_PREFIX). */
+  markerPrefix: string;
+  /** The image's own warm-up hook, run by the loader before it is ready when present. */
+  warmupHook: string;
+}
+
+const PROTOCOL_JSON = readFileSync(new URL('./protocol.json', import.meta.url), 'utf8');
+const PROTOCOL = JSON.parse(PROTOCOL_JSON) as Protocol;
+
+/** The loader's source, run with `python3 -c`: the image needs no file of ours. */
+const LOADER_SOURCE = readFileSync(new URL('./loader.py', import.meta.url), 'utf8');
+
+/** Printed by the loader once it is ready for a go line. */
+export const READY_LINE = PROTOCOL.readyLine;
+
+/** Printed by the loader on stdout as soon as it has read the go line, before the program starts. */
+export const GO_ACK = PROTOCOL.goAck;
+
+/**
+ * Prefix of the exit markers: `${MARKER_PREFIX}${nonce}` then the same trailer with 0 collected bytes on stderr, and
+ * `:<exit status>:<signal or 0>:<OOM kills, -1 without a cgroup view>:<CPU ms>:<peak RSS KiB>:<collected bytes>\n`
+ * on stdout, followed there by that many bytes of collected files (see collected-files.ts).
+ */
+export const MARKER_PREFIX = PROTOCOL.markerPrefix;
+
+/**
+ * How the loader runs the program: in a forked child it waits for (the default), or in its own
+ * process ('inline', for gVisor, where a fork costs ~30 ms and the engine reports OOM kills).
+ */
+export type LoaderMode = 'fork' | 'inline';
+
+export function loaderMode(runtime: string | undefined): LoaderMode {
+  return runtime === 'runsc' ? 'inline' : 'fork';
+}
+
+/** The container's main process: the loader, its protocol, its mode, then the modules to preload. */
+export function loaderCommand(runtime: string | undefined, preload: readonly string[]): string[] {
+  return ['python3', '-c', LOADER_SOURCE, PROTOCOL_JSON, loaderMode(runtime), ...preload];
+}
+
+/** What the program gets besides its code, written as JSON next to the code file. */
+export interface RunInputs {
+  argv: readonly string[];
+  env: Readonly<Record<string, string>>;
+  /** Path (inside the container) of a file to read as stdin; null for EOF at once. */
+  stdin: string | null;
+  /** Directory (inside the container) whose tree is copied into the work dir before the program starts. */
+  files: string | null;
+  /** What to bring back from the work dir after the program ends; null for nothing. */
+  collect: CollectRequest | null;
+}
+
+export interface CollectRequest {
+  /** Paths or globs relative to the work dir; a directory brings its tree. */
+  patterns: readonly string[];
+  /** Total bytes of file contents to send; files that do not fit are listed as skipped. */
+  maxBytes: number;
+  /** Most files to send, and most skipped entries to list one by one. */
+  maxFiles: number;
+  /** Longest file list (the section's first line) the host accepts. */
+  maxHeaderBytes: number;
+}
+
+/** What the host sends to start the run: the marker nonce, the code file, the inputs file or '-'. */
+export function goLine(nonce: string, codePath: string, inputsPath: string | undefined): string {
+  return `${nonce} ${codePath} ${inputsPath ?? '-'}\n`;
+}
+
+/** What the loader reports after the program ended. */
+export interface ExitReport {
+  exitCode: number;
+  /** Signal number that ended the program, or 0. */
+  signal: number;
+  /** OOM kills counted by the container's memory cgroup; -1 when there is no cgroup view (gVisor). */
+  oomKills: number;
+  /** CPU time (user + system) of the program and the children it waited for. */
+  cpuMs: number;
+  /** Largest resident set of the program (or of a child it waited for), in bytes. */
+  peakMemoryBytes: number;
+  /** Length of the collected-files section that follows the stdout marker's line (0: none). */
+  collectedBytes: number;
+}
+
+/** Parses the stdout marker's trailer (`:status:signal:oom:cpu:rss:collected`). */
+export function parseExitReport(trailer: string): ExitReport | undefined {
+  const match = /^:(\d+):(\d+):(-?\d+):(\d+):(\d+):(\d+)$/.exec(trailer);
+  if (match === null) return undefined;
+  return {
+    exitCode: Number(match[1]),
+    signal: Number(match[2]),
+    oomKills: Number(match[3]),
+    cpuMs: Number(match[4]),
+    peakMemoryBytes: Number(match[5]) * 1024,
+    collectedBytes: Number(match[6]),
+  };
+}
