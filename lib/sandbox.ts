@@ -12,6 +12,7 @@ import { Pool, type PoolStats } from './pool/pool.js';
 import { toRunResult, type RunResult } from './result.js';
 import { ContainerFleet } from './runner/container-fleet.js';
 import { ContainerLostError, LimitsNotAppliedError, type ExecuteOptions, type Execution, type WarmContainer } from './runner/warm-container.js';
+import { swallowed } from './debug.js';
 
 export type SandboxState = 'created' | 'initializing' | 'ready' | 'closed';
 
@@ -132,7 +133,7 @@ export class Sandbox implements AsyncDisposable {
       isLasting,
     });
     await pool.start().catch(async (error: unknown) => {
-      await this.#fleet.stop().catch(() => {});
+      await this.#fleet.stop().catch(swallowed('removing what a failed start made'));
       throw error;
     });
     if (this.#closer.signal.aborted) {

@@ -4,6 +4,7 @@
  */
 import { execa, type ResultPromise } from 'execa';
 import type { Readable, Writable } from 'node:stream';
+import { debug, debugEnabled } from '../debug.js';
 import { DockerCliError, EngineUnavailableError } from '../errors.js';
 import { formatCommand } from './format-command.js';
 
@@ -57,6 +58,7 @@ export class DockerCli {
   /** Runs one docker command to completion. Rejects with EngineUnavailableError or DockerCliError. */
   async run(args: readonly string[], options: RunCommandOptions = {}): Promise<CommandOutput> {
     const command = formatCommand(this.#config.binary, args);
+    const started = performance.now();
     const result = await execa(this.#config.binary, args, {
       reject: false,
       stdin: 'ignore',
@@ -67,6 +69,7 @@ export class DockerCli {
     });
     const stdout = String(result.stdout ?? '');
     const stderr = String(result.stderr ?? '');
+    logEnded(command, started, result);
     if (!result.failed) return { stdout, stderr };
     throw this.failure(command, result.exitCode, stderr, result.timedOut, result.cause ?? result);
   }
@@ -74,6 +77,8 @@ export class DockerCli {
   /** Starts a docker command with piped streams, for the caller to drive. */
   spawn(args: readonly string[]): AttachedProcess {
     const command = formatCommand(this.#config.binary, args);
+    const started = performance.now();
+    debug('started %s', command);
     const subprocess: ResultPromise = execa(this.#config.binary, args, {
       reject: false,
       buffer: false,
@@ -84,7 +89,10 @@ export class DockerCli {
       cleanup: false,
     });
     const exited = subprocess.then(
-      (result) => ({ exitCode: result.exitCode, signal: result.signal }),
+      (result) => {
+        logEnded(command, started, result);
+        return { exitCode: result.exitCode, signal: result.signal };
+      },
       () => ({ exitCode: undefined, signal: undefined }),
     );
     // A write to a CLI that already died must not become an unhandled 'error' event.
@@ -127,6 +135,13 @@ export class DockerCli {
       cause,
     });
   }
+}
+
+/** Logs how a docker command ended and how long it took (formatCommand already shortens long arguments). */
+function logEnded(command: string, started: number, result: { exitCode?: number | undefined; signal?: string | undefined; timedOut?: boolean }): void {
+  if (!debugEnabled()) return;
+  const end = result.timedOut === true ? 'timed out' : result.exitCode !== undefined ? `exit ${result.exitCode}` : `signal ${result.signal ?? '?'}`;
+  debug('%s: %s in %d ms', command, end, Math.round(performance.now() - started));
 }
 
 function firstLine(text: string): string {

@@ -6,6 +6,7 @@
  * The pool knows nothing of Docker: a factory creates and destroys its resources.
  */
 import { QueueFullError, QueueTimeoutError, SandboxClosedError } from '../errors.js';
+import { debug, swallowed } from '../debug.js';
 
 export interface PoolResourceFactory<T> {
   create(): Promise<T>;
@@ -256,6 +257,7 @@ export class Pool<T> {
           for (const waiter of [...this.#waiters]) waiter.reject(error);
         }
         const wait = Math.min(this.#retryMaxMs, this.#retryMinMs * 2 ** (this.#failures - 1));
+        debug('creating a resource failed (%d in a row), retrying in %d ms: %s', this.#failures, wait, error instanceof Error ? error.message : String(error));
         clearTimeout(this.#retryTimer);
         this.#retryTimer = setTimeout(() => {
           this.#retryTimer = undefined;
@@ -282,7 +284,7 @@ export class Pool<T> {
     this.#destroyScheduled = false;
     const batch = this.#toDestroy.splice(0);
     if (batch.length === 0) return;
-    const destruction = this.#factory.destroy(batch).catch(() => {});
+    const destruction = this.#factory.destroy(batch).catch(swallowed('destroying used resources'));
     const tracked = destruction.finally(() => {
       this.#destructions.delete(tracked);
       this.#notifyIfQuiet();

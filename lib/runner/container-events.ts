@@ -7,6 +7,7 @@
 import { createInterface } from 'node:readline';
 import type { AttachedProcess } from '../docker/cli.js';
 import type { DockerEngine } from '../docker/engine.js';
+import { debug } from '../debug.js';
 
 export interface EventListener {
   readonly name: string;
@@ -54,6 +55,7 @@ export class ContainerEvents {
       if (performance.now() - startedAt > HEALTHY_AFTER_MS) this.#restartDelayMs = RESTART_MIN_MS;
       // Background work nobody awaits (a run that needs a death to end bounds its own wait), so it
       // does not keep the process alive by itself.
+      debug('the event follower ended; following again in %d ms', this.#restartDelayMs);
       this.#restartTimer = setTimeout(() => this.#follow(), this.#restartDelayMs).unref();
       this.#restartDelayMs = Math.min(RESTART_MAX_MS, this.#restartDelayMs * 2);
     });

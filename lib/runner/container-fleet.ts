@@ -12,6 +12,7 @@ import { ContainerEvents } from './container-events.js';
 import { NetnsHolders } from './netns-holders.js';
 import { reapOrphans } from './orphan-reaper.js';
 import { WarmContainer, type ContainerSettings, type ExecuteOptions, type Execution } from './warm-container.js';
+import { swallowed } from '../debug.js';
 
 /** The container limits a Sandbox's options ask for. */
 export function limitsOf(options: ResolvedSandboxOptions): ContainerLimits {
@@ -76,7 +77,7 @@ export class ContainerFleet implements PoolResourceFactory<WarmContainer> {
     // containers of a live owner, this process's other Sandboxes included. A failure here is not
     // the start's: an engine that cannot answer fails the checks below.
     this.#stopped = false;
-    const reaping = this.#reaping.atStart ? reapOrphans(this.#engine).catch(() => undefined) : undefined;
+    const reaping = this.#reaping.atStart ? reapOrphans(this.#engine).catch(swallowed('reaping orphans at start')) : undefined;
     try {
       await this.#engine.checkImage(this.#settings.image);
       const runtime = this.#settings.limits.runtime;
@@ -99,7 +100,7 @@ export class ContainerFleet implements PoolResourceFactory<WarmContainer> {
       this.#reapRound = reapOrphans(this.#engine)
         .then(
           () => undefined,
-          () => undefined, // the engine may be down for a while: the pool reports that
+          swallowed('a periodic reaping round'), // the engine may be down for a while: the pool reports that
         )
         .finally(() => {
           this.#reapRound = undefined;
@@ -168,7 +169,7 @@ export class ContainerFleet implements PoolResourceFactory<WarmContainer> {
     const settled = await Promise.all(exiting.map((item) => item.exited(SELF_REMOVAL_GRACE_MS)));
     const stuck = exiting.filter((_, index) => !settled[index]);
     const force = [...items.filter((item) => !item.removesItself), ...stuck];
-    await this.#engine.removeContainers(force.map((item) => item.name)).catch(() => {});
+    await this.#engine.removeContainers(force.map((item) => item.name)).catch(swallowed('removing used containers'));
     await Promise.all(items.map((item) => item.releaseHostResources()));
     // Every process of these containers is gone now: their namespaces may serve again.
     for (const item of items) {

@@ -12,6 +12,7 @@
 import type { ContainerLimits } from '../docker/container-args.js';
 import type { DockerEngine } from '../docker/engine.js';
 import type { EventListener } from './container-events.js';
+import { swallowed } from '../debug.js';
 
 const RETRY_AFTER_FAILURE_MS = 5_000;
 
@@ -102,7 +103,7 @@ export class NetnsHolders {
   }
 
   #remove(holder: string): Promise<void> {
-    return this.#engine.removeContainers([holder]).catch(() => {});
+    return this.#engine.removeContainers([holder]).then(() => undefined, swallowed(`removing holder ${holder}`));
   }
 
   #track(work: Promise<void>): void {
@@ -131,8 +132,9 @@ export class NetnsHolders {
             if (this.#stopped) return this.#remove(name);
             this.#adopt(name);
           },
-          async () => {
+          async (error: unknown) => {
             // Without holders the pool still works, with --network none; a later take() tries again.
+            swallowed(`creating holder ${name}`)(error);
             this.#creating -= 1;
             this.#lastFailure = performance.now();
             return this.#remove(name);
@@ -148,6 +150,6 @@ export class NetnsHolders {
     while (this.#pending.size > 0) await Promise.all(this.#pending);
     const holders = [...this.#all];
     for (const holder of holders) this.#forget(holder);
-    await this.#engine.removeContainers(holders).catch(() => {});
+    await this.#engine.removeContainers(holders).catch(swallowed('removing the holders'));
   }
 }

@@ -18,6 +18,7 @@ import { MAX_COLLECT_HEADER_BYTES, notCollected, parseCollectedFiles, type Colle
 import { settlesWithin } from './bounded-wait.js';
 import { runExecution, type EndReason } from './execution.js';
 import { loaderCommand, READY_LINE, type RunInputs } from './loader.js';
+import { swallowed } from '../debug.js';
 
 export interface ContainerSettings {
   image: string;
@@ -158,8 +159,8 @@ export class WarmContainer {
       return new WarmContainer(name, engine, dir, loader, settings.limits);
     } catch (error) {
       loader?.kill();
-      await engine.removeContainers([name]).catch(() => {});
-      await dir.cleanup().catch(() => {});
+      await engine.removeContainers([name]).catch(swallowed(`removing ${name}, which failed to start`));
+      await dir.cleanup().catch(swallowed(`removing the temp dir of ${name}`));
       throw error;
     }
   }
@@ -295,7 +296,7 @@ export class WarmContainer {
   /** Frees what this container holds on the host, once the container itself is gone. */
   async releaseHostResources(): Promise<void> {
     this.#loader.kill();
-    await this.#dir.cleanup().catch(() => {});
+    await this.#dir.cleanup().catch(swallowed(`removing the temp dir of ${this.name}`));
   }
 }
 
