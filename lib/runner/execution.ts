@@ -1,11 +1,21 @@
 /**
  * One program's run on a waiting loader, from the go line to the verdict: output is collected
- * up to the cap, the exit status comes from the in-band marker (or from `docker exec` when the
- * loader died), and the host ends the run on timeout, output cap, abort or container death.
+ * up to the cap, the exit status comes from the in-band marker (or from the docker CLI's exit when
+ * the loader died), and the host ends the run on timeout, output cap, abort or container death.
+ *
+ * It is a state machine; every transition goes through #enter(), which refuses any other:
+ *
+ *   awaiting-ack --ack--> running --both markers, files announced--> collecting
+ *        |                  |                                          |
+ *        |   (time limit, output cap, abort, files too big or late: stopping --kill done--> ended)
+ *        +--CLI ended / died--> ended ('lost': the program never started)
+ *                           running --markers, nothing to collect / CLI ended / died--> ended
+ *                                                          collecting --all files / CLI ended--> ended
  */
 import { finished } from 'node:stream/promises';
 import type { AttachedProcess } from '../docker/cli.js';
 import { GO_ACK, goLine, MARKER_PREFIX, parseExitReport, type ExitReport } from './loader.js';
+import { debug } from '../debug.js';
 import { settlesWithin } from './bounded-wait.js';
 import { MarkerStream } from './marker-stream.js';
 import { OutputCollector, type StreamName } from './output-collector.js';
@@ -64,161 +74,218 @@ const LOST_SETTLE_MS = 1_000;
 /** How long the collected files may take to arrive once the program has ended. */
 const COLLECT_TIMEOUT_MS = 30_000;
 
+/**
+ * - awaiting-ack: the go line is sent; the loader has not acknowledged it (a death now ran nothing)
+ * - running: the program may be running; its output is kept up to the cap, its time limit runs
+ * - collecting: the program ended (both markers are in) and the files it announced are arriving
+ * - stopping: the host ends the run (a limit, an abort) and is removing the container
+ * - ended: the result is out; nothing read later is the program's
+ */
+export type ExecutionState = 'awaiting-ack' | 'running' | 'collecting' | 'stopping' | 'ended';
+
+const TRANSITIONS: Readonly<Record<ExecutionState, readonly ExecutionState[]>> = {
+  'awaiting-ack': ['running', 'stopping', 'ended'],
+  running: ['collecting', 'stopping', 'ended'],
+  collecting: ['stopping', 'ended'],
+  stopping: ['ended'],
+  ended: [],
+};
+
 export function runExecution(input: ExecutionInput): Promise<RawExecution> {
-  const { loader } = input;
-  const token = MARKER_PREFIX + input.nonce;
-  const output = new OutputCollector();
-  let budget = input.maxOutputBytes;
-  let truncated = false;
+  return new Promise((resolve) => new ExecutionRun(input, resolve).start());
+}
 
-  return new Promise<RawExecution>((resolve) => {
-    const started = performance.now();
-    /** Set once the verdict is decided: later output is not the program's. */
-    let ended = false;
-    /** The program ended and its collected files are arriving. */
-    let collecting = false;
-    let timer: NodeJS.Timeout | undefined;
+class ExecutionRun {
+  readonly #input: ExecutionInput;
+  readonly #resolve: (raw: RawExecution) => void;
+  readonly #output = new OutputCollector();
+  readonly #out: MarkerStream;
+  readonly #err: MarkerStream;
+  readonly #cliEnded: Promise<[{ exitCode: number | undefined }, void, void]>;
+  readonly #started = performance.now();
+  #state: ExecutionState = 'awaiting-ack';
+  /** The time limit while the program may run; the transfer's limit while collecting. */
+  #timer: NodeJS.Timeout | undefined;
+  #budget: number;
+  #truncated = false;
+  /** The first bytes of stdout, until they are known to be the acknowledgement (or not). */
+  #ackBytes = Buffer.alloc(0);
+  readonly #onStdout = (chunk: Buffer): void => this.#stdout(chunk);
+  readonly #onStderr = (chunk: Buffer): void => this.#stderr(chunk);
+  readonly #onAbort = (): void => this.#stop('aborted');
 
-    const listeners = { stdout: input.onStdout, stderr: input.onStderr };
-    const keep = (stream: StreamName, chunk: Buffer): void => {
-      const text = output.add(stream, chunk);
-      const listener = listeners[stream];
-      if (listener === undefined || text === '') return;
-      try {
-        listener(text);
-      } catch (error) {
-        // A throwing listener is the caller's bug: surface it like an event listener's, never lose the run.
-        queueMicrotask(() => {
-          throw error;
-        });
-      }
-    };
-    const accept = (stream: StreamName, chunk: Buffer): void => {
-      if (ended) return;
-      if (chunk.length > budget) {
-        keep(stream, chunk.subarray(0, budget));
-        budget = 0;
-        truncated = true;
-        stopThenEnd('output_limit');
-        return;
-      }
-      budget -= chunk.length;
-      keep(stream, chunk);
-    };
-    const out = new MarkerStream(token, (chunk) => accept('stdout', chunk));
-    const err = new MarkerStream(token, (chunk) => accept('stderr', chunk));
+  constructor(input: ExecutionInput, resolve: (raw: RawExecution) => void) {
+    this.#input = input;
+    this.#resolve = resolve;
+    this.#budget = input.maxOutputBytes;
+    const token = MARKER_PREFIX + input.nonce;
+    this.#out = new MarkerStream(token, (chunk) => this.#accept('stdout', chunk));
+    this.#err = new MarkerStream(token, (chunk) => this.#accept('stderr', chunk));
+    const { loader } = input;
+    this.#cliEnded = Promise.all([loader.exited, settled(loader.stdout), settled(loader.stderr)]);
+  }
 
-    const end = (reason: EndReason, ending: Ending = {}): void => {
-      clearTimeout(timer);
-      input.signal?.removeEventListener('abort', onAbort);
-      loader.stdout.off('data', onStdout);
-      loader.stderr.off('data', onStderr);
-      const texts = ending.report !== undefined ? output.close() : withoutCliError(output.close());
-      resolve({
-        ...texts,
-        report: ending.report,
-        cliExitCode: ending.cliExitCode,
-        collected: ending.collected,
-        collectProblem: ending.collectProblem,
-        reason,
-        truncated,
-        durationMs: performance.now() - started,
-      });
-    };
-    /** The host ends the run: stop reading now, settle once the container is gone (bounded). */
-    const stopThenEnd = (reason: EndReason, ending?: Ending): void => {
-      if (ended) return;
-      ended = true;
-      loader.stdout.off('data', onStdout);
-      loader.stderr.off('data', onStderr);
-      clearTimeout(timer);
-      void settlesWithin(input.kill(), KILL_GRACE_MS).then(() => end(reason, ending));
-    };
-    /** Once both markers are in: the verdict, after the collected files (if any) have arrived. */
-    const checkMarkers = (): void => {
-      const trailer = out.trailer;
-      if (ended || trailer === undefined || err.trailer === undefined) return;
-      const report = parseExitReport(trailer);
-      const announced = report?.collectedBytes ?? 0;
-      if (announced === 0) {
-        ended = true;
-        return end('exit', { report });
-      }
-      if (announced > input.maxCollectedBytes) {
-        return stopThenEnd('exit', { report, collectProblem: `the container announced ${announced} bytes of files, more than the cap allows` });
-      }
-      if (out.tailLength >= announced) {
-        ended = true;
-        return end('exit', { report, collected: out.tail().subarray(0, announced) });
-      }
-      if (!collecting) {
-        // The program is over: its time limit no longer applies, the transfer's does.
-        collecting = true;
-        clearTimeout(timer);
-        timer = setTimeout(
-          () => stopThenEnd('exit', { report, collectProblem: `the files took longer than ${COLLECT_TIMEOUT_MS} ms to arrive` }),
-          COLLECT_TIMEOUT_MS,
-        );
-      }
-    };
-    // stdout starts with the loader's acknowledgement of the go line; the program's output follows.
-    let acked = false;
-    let ackBytes = Buffer.alloc(0);
-    const onStdout = (chunk: Buffer): void => {
-      if (!acked) {
-        ackBytes = Buffer.concat([ackBytes, chunk]);
-        if (ackBytes.length < ACK.length && ACK.subarray(0, ackBytes.length).equals(ackBytes)) return;
-        acked = true;
-        chunk = ackBytes.subarray(0, ACK.length).equals(ACK) ? ackBytes.subarray(ACK.length) : ackBytes;
-        if (chunk.length === 0) return;
-      }
-      out.push(chunk);
-      checkMarkers();
-    };
-    const onStderr = (chunk: Buffer): void => {
-      err.push(chunk);
-      checkMarkers();
-    };
-    const onAbort = (): void => stopThenEnd('aborted');
-
-    loader.stdout.on('data', onStdout);
-    loader.stderr.on('data', onStderr);
+  start(): void {
+    const { loader, signal } = this.#input;
+    loader.stdout.on('data', this.#onStdout);
+    loader.stderr.on('data', this.#onStderr);
     loader.stdout.resume();
     loader.stderr.resume();
-    // The loader ended without both markers (it was killed, or its container was), or before
-    // all the collected files it announced had arrived.
-    const cliEnded = Promise.all([loader.exited, settled(loader.stdout), settled(loader.stderr)]);
-    void cliEnded.then(([exit]) => {
-      if (ended) return;
-      out.flush(); // what was held back as a possible marker start was output after all
-      err.flush();
-      if (ended) return; // the flush reached the output cap
-      ended = true;
-      if (!acked) return end('lost', { cliExitCode: exit.exitCode });
-      // Either stream's marker carries the verdict; the engine may have lost the end of the other.
-      const trailer = out.trailer ?? err.trailer;
-      const report = trailer === undefined ? undefined : parseExitReport(trailer);
-      const collectProblem = collecting ? 'the container stopped before all the files had arrived' : undefined;
-      end('exit', { report, cliExitCode: exit.exitCode, collectProblem });
-    });
-    void input.died.then(async () => {
-      if (ended || collecting) return; // while files arrive, the CLI's end (above) decides
-      // Before the acknowledgement: it may still be in the pipe, and the CLI's end (above), which
-      // has read all of stdout, tells a lost container from a dead program. Wait for it a little.
-      if (!acked) await settlesWithin(cliEnded, LOST_SETTLE_MS);
-      if (ended) return;
-      out.flush();
-      err.flush();
-      if (ended) return;
-      ended = true;
-      end(acked ? 'died' : 'lost');
-    });
+    void this.#cliEnded.then(([exit]) => this.#cliExited(exit.exitCode));
+    void this.#input.died.then(() => this.#died());
+    if (signal?.aborted) return this.#onAbort();
+    signal?.addEventListener('abort', this.#onAbort, { once: true });
+    this.#timer = setTimeout(() => this.#stop('timeout'), this.#input.timeoutMs);
+    loader.stdin.write(goLine(this.#input.nonce, this.#input.codePath, this.#input.inputsPath));
+  }
 
-    if (input.signal?.aborted) return onAbort();
-    input.signal?.addEventListener('abort', onAbort, { once: true });
-    timer = setTimeout(() => stopThenEnd('timeout'), input.timeoutMs);
-    loader.stdin.write(goLine(input.nonce, input.codePath, input.inputsPath));
-  });
+  /** Moves to the next state; false (and nothing done) for a transition the machine does not have. */
+  #enter(next: ExecutionState): boolean {
+    if (!TRANSITIONS[this.#state].includes(next)) {
+      // Every caller checks the state first: this is a bug, but never one to crash the host over.
+      debug('internal error: execution %s -> %s refused', this.#state, next);
+      return false;
+    }
+    this.#state = next;
+    if (next === 'stopping' || next === 'ended') {
+      clearTimeout(this.#timer);
+      this.#input.loader.stdout.off('data', this.#onStdout);
+      this.#input.loader.stderr.off('data', this.#onStderr);
+    }
+    return true;
+  }
+
+  get #reading(): boolean {
+    return this.#state === 'awaiting-ack' || this.#state === 'running' || this.#state === 'collecting';
+  }
+
+  // --- events ---------------------------------------------------------------------------------
+
+  /** stdout starts with the loader's acknowledgement of the go line; the program's output follows. */
+  #stdout(chunk: Buffer): void {
+    if (this.#state === 'awaiting-ack') {
+      this.#ackBytes = Buffer.concat([this.#ackBytes, chunk]);
+      const bytes = this.#ackBytes;
+      if (bytes.length < ACK.length && ACK.subarray(0, bytes.length).equals(bytes)) return;
+      this.#enter('running');
+      chunk = bytes.subarray(0, ACK.length).equals(ACK) ? bytes.subarray(ACK.length) : bytes;
+      if (chunk.length === 0) return;
+    }
+    if (!this.#reading) return;
+    this.#out.push(chunk);
+    this.#checkMarkers();
+  }
+
+  #stderr(chunk: Buffer): void {
+    if (!this.#reading) return;
+    this.#err.push(chunk);
+    this.#checkMarkers();
+  }
+
+  /** Output of the program (markers taken out): kept up to the cap, which stops the run. */
+  #accept(stream: StreamName, chunk: Buffer): void {
+    if (!this.#reading) return;
+    if (chunk.length > this.#budget) {
+      this.#keep(stream, chunk.subarray(0, this.#budget));
+      this.#budget = 0;
+      this.#truncated = true;
+      return this.#stop('output_limit');
+    }
+    this.#budget -= chunk.length;
+    this.#keep(stream, chunk);
+  }
+
+  /** Once both markers are in: the verdict, after the collected files (if any) have arrived. */
+  #checkMarkers(): void {
+    const trailer = this.#out.trailer;
+    if ((this.#state !== 'running' && this.#state !== 'collecting') || trailer === undefined || this.#err.trailer === undefined) return;
+    const report = parseExitReport(trailer);
+    const announced = report?.collectedBytes ?? 0;
+    if (announced === 0) return this.#finish('exit', { report });
+    if (announced > this.#input.maxCollectedBytes) {
+      return this.#stop('exit', { report, collectProblem: `the container announced ${announced} bytes of files, more than the cap allows` });
+    }
+    if (this.#out.tailLength >= announced) return this.#finish('exit', { report, collected: this.#out.tail().subarray(0, announced) });
+    if (this.#state === 'running') {
+      // The program is over: its time limit no longer applies, the transfer's does.
+      this.#enter('collecting');
+      clearTimeout(this.#timer);
+      const problem = `the files took longer than ${COLLECT_TIMEOUT_MS} ms to arrive`;
+      this.#timer = setTimeout(() => this.#stop('exit', { report, collectProblem: problem }), COLLECT_TIMEOUT_MS);
+    }
+  }
+
+  /** The CLI ended without both markers (its container was killed or died), or before all the announced files arrived. */
+  #cliExited(exitCode: number | undefined): void {
+    if (!this.#reading) return;
+    this.#flush();
+    if (!this.#reading) return; // the flush reached the output cap
+    if (this.#state === 'awaiting-ack') return this.#finish('lost', { cliExitCode: exitCode });
+    // Either stream's marker carries the verdict; the engine may have lost the end of the other.
+    const trailer = this.#out.trailer ?? this.#err.trailer;
+    const report = trailer === undefined ? undefined : parseExitReport(trailer);
+    const collectProblem = this.#state === 'collecting' ? 'the container stopped before all the files had arrived' : undefined;
+    this.#finish('exit', { report, cliExitCode: exitCode, collectProblem });
+  }
+
+  /** The engine reported the container dead. While files arrive, the CLI's end decides instead. */
+  async #died(): Promise<void> {
+    if (this.#state === 'awaiting-ack') {
+      // The acknowledgement may still be in the pipe, and the CLI's end, which reads all of
+      // stdout, tells a lost container from a dead program: wait for it a little.
+      await settlesWithin(this.#cliEnded, LOST_SETTLE_MS);
+    }
+    if (this.#state !== 'awaiting-ack' && this.#state !== 'running') return;
+    this.#flush();
+    if (this.#state !== 'awaiting-ack' && this.#state !== 'running') return;
+    this.#finish(this.#state === 'running' ? 'died' : 'lost');
+  }
+
+  // --- endings --------------------------------------------------------------------------------
+
+  /** The host ends the run: stop reading now, settle once the container is gone (bounded). */
+  #stop(reason: EndReason, ending?: Ending): void {
+    if (!this.#reading || !this.#enter('stopping')) return;
+    void settlesWithin(this.#input.kill(), KILL_GRACE_MS).then(() => this.#finish(reason, ending));
+  }
+
+  #finish(reason: EndReason, ending: Ending = {}): void {
+    if (!this.#enter('ended')) return;
+    this.#input.signal?.removeEventListener('abort', this.#onAbort);
+    const texts = ending.report !== undefined ? this.#output.close() : withoutCliError(this.#output.close());
+    this.#resolve({
+      ...texts,
+      report: ending.report,
+      cliExitCode: ending.cliExitCode,
+      collected: ending.collected,
+      collectProblem: ending.collectProblem,
+      reason,
+      truncated: this.#truncated,
+      durationMs: performance.now() - this.#started,
+    });
+  }
+
+  // --- helpers --------------------------------------------------------------------------------
+
+  /** What was held back as a possible marker start was output after all. */
+  #flush(): void {
+    this.#out.flush();
+    this.#err.flush();
+  }
+
+  #keep(stream: StreamName, chunk: Buffer): void {
+    const text = this.#output.add(stream, chunk);
+    const listener = stream === 'stdout' ? this.#input.onStdout : this.#input.onStderr;
+    if (listener === undefined || text === '') return;
+    try {
+      listener(text);
+    } catch (error) {
+      // A throwing listener is the caller's bug: surface it like an event listener's, never lose the run.
+      queueMicrotask(() => {
+        throw error;
+      });
+    }
+  }
 }
 
 /**
@@ -236,7 +303,6 @@ function withoutCliError(texts: { stdout: string; stderr: string; combined: stri
     combined: texts.combined.slice(0, -match[0].length),
   };
 }
-
 
 function settled(stream: NodeJS.ReadableStream): Promise<void> {
   return finished(stream).catch(() => {});

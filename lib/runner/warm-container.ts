@@ -13,10 +13,12 @@ import type { AttachedProcess } from '../docker/cli.js';
 import { INPUT_DIR, type ContainerLimits } from '../docker/container-args.js';
 import type { DockerEngine } from '../docker/engine.js';
 import { ContainerStartError, EngineUnavailableError } from '../errors.js';
+import type { ResolvedRunParams } from '../options.js';
 import { ownerTempDirPrefix } from '../owner.js';
 import { MAX_COLLECT_HEADER_BYTES, notCollected, parseCollectedFiles, type CollectedFiles, type SkippedFile } from './collected-files.js';
 import { settlesWithin } from './bounded-wait.js';
-import { runExecution, type EndReason } from './execution.js';
+import { runExecution, type EndReason, type RawExecution } from './execution.js';
+import { awaitsDeathEvents, decideVerdict, needsEngineCheck, type EndObservations } from './verdict.js';
 import { loaderCommand, READY_LINE, type RunInputs } from './loader.js';
 import { swallowed } from '../debug.js';
 
@@ -30,23 +32,17 @@ export interface ContainerSettings {
   preload: readonly string[];
 }
 
-export interface ExecuteOptions {
+/**
+ * What one run asks of a container: the run's parameters in the shape parseRunParams() gives them
+ * (optional here: a caller such as a measuring script may leave them out), and the Sandbox's caps.
+ * Memory and CPU limits that differ from the container's are applied before the program starts.
+ * Aborting the signal kills the container; the execution then ends with reason 'aborted'.
+ */
+export interface ExecuteOptions extends Partial<Omit<ResolvedRunParams, 'code' | 'collect' | 'timeoutMs'>> {
   timeoutMs: number;
-  /** This run's limits; when they differ from the container's, it is updated before the program starts. */
-  memoryLimitMb?: number;
-  cpus?: number;
   maxOutputBytes: number;
-  stdin?: Buffer | undefined;
-  /** Files for the work dir, by relative path (already checked to stay inside it). */
-  files?: ReadonlyMap<string, Buffer>;
-  argv?: readonly string[];
-  env?: Readonly<Record<string, string>>;
   /** Paths or globs of the work dir to bring back after the program ends, up to maxBytes in all. */
-  collect?: { patterns: readonly string[]; maxBytes: number };
-  onStdout?: ((chunk: string) => void) | undefined;
-  onStderr?: ((chunk: string) => void) | undefined;
-  /** Aborting kills the container; the execution then ends with reason 'aborted'. */
-  signal?: AbortSignal | undefined;
+  collect?: { patterns: readonly string[]; maxBytes: number } | undefined;
 }
 
 export interface Execution {
@@ -77,7 +73,6 @@ const STDIN_FILE = 'stdin';
 const FILES_DIR = 'files';
 /** How long a container killed without a report may take to be reported dead before it counts as not OOM-killed. */
 const DEATH_SETTLE_MS = 1_500;
-const SIGKILL = 9;
 /** How long after a container's death its OOM event may still arrive. */
 const OOM_AFTER_DEATH_MS = 1_500;
 /** Most files one run brings back (and most skipped ones listed one by one). */
@@ -222,35 +217,36 @@ export class WarmContainer {
       died: this.#died,
       kill: () => this.kill(),
     });
-    if (raw.reason === 'lost') throw (await this.#engine.whyUnavailable()) ?? new ContainerLostError(this.name);
-    if ((raw.reason === 'timeout' || raw.reason === 'output_limit') && this.#killError instanceof EngineUnavailableError) throw this.#killError;
-    const { report, cliExitCode, collected, collectProblem, ...texts } = raw;
-    const patterns = options.collect?.patterns ?? [];
-    if (report !== undefined) {
-      this.#reported = true;
-      // An OOM kill somewhere in the container counts when the program itself died of SIGKILL.
-      const oomKilled = report.oomKills > 0 && report.signal === SIGKILL;
-      const usage = { cpuMs: report.cpuMs, peakMemoryBytes: report.peakMemoryBytes };
-      const files = collectedFiles(options.collect, collected, collectProblem);
-      return { ...texts, exitCode: report.exitCode, signal: report.signal || null, oomKilled, usage, ...files };
-    }
-    // The program did not end on its own: its container is gone, and its files with it.
-    const lost = patterns.length === 0 ? { files: {}, skippedFiles: [] } : notCollected(patterns, `not collected: ${lostBecause(raw.reason)}`);
-    if (raw.reason === 'exit' || raw.reason === 'died') {
-      // The loader died without a report: its container was killed (gVisor ends a whole sandbox at
-      // its memory limit). The engine's events say whether the OOM killer did it.
+    const verdict = decideVerdict(await this.#observeEnd(raw));
+    if (verdict.outcome === 'lost') throw new ContainerLostError(this.name);
+    if (verdict.outcome === 'engine-down') throw verdict.error;
+    this.#reported = verdict.reported;
+    const { report: _report, cliExitCode: _cliExitCode, collected, collectProblem, ...texts } = raw;
+    // A program that did not end on its own took its container, and its files, with it.
+    const files = verdict.reported ? collectedFiles(options.collect, collected, collectProblem) : notCollectedBecause(options.collect, raw.reason);
+    return { ...texts, exitCode: verdict.exitCode, signal: verdict.signal, oomKilled: verdict.oomKilled, usage: verdict.usage, ...files };
+  }
+
+  /**
+   * What decideVerdict() needs: after a death without a report, what the engine says may trail it
+   * (the CLI's exit, the die and OOM events): wait for those, bounded; ask the engine whether it
+   * still answers only when the verdict depends on it.
+   */
+  async #observeEnd(raw: RawExecution): Promise<EndObservations> {
+    if (awaitsDeathEvents(raw)) {
       await Promise.all([settlesWithin(this.#loader.exited, DEATH_SETTLE_MS), settlesWithin(this.#died, DEATH_SETTLE_MS)]);
-      // The engine may report the OOM kill just after the death: give it a moment.
       if (!this.#oomEvent) await settlesWithin(this.#oomSeen, OOM_AFTER_DEATH_MS);
-      const oomKilled = this.#oomEvent;
-      // Or the engine itself went away, taking the container with it: that is no program's result.
-      const down = oomKilled ? undefined : await this.#engine.whyUnavailable();
-      if (down !== undefined) throw down;
-      const exitCode = oomKilled ? 128 + SIGKILL : (cliExitCode ?? this.#cliExit?.exitCode ?? null);
-      const signal = exitCode !== null && exitCode > 128 ? exitCode - 128 : null;
-      return { ...texts, exitCode, signal, oomKilled, usage: null, ...lost };
     }
-    return { ...texts, exitCode: null, signal: null, oomKilled: false, usage: null, ...lost };
+    const observed: EndObservations = {
+      reason: raw.reason,
+      report: raw.report,
+      cliExitCode: raw.cliExitCode ?? this.#cliExit?.exitCode,
+      oomEvent: this.#oomEvent,
+      engineDown: undefined,
+      killFailedEngineDown: this.#killError instanceof EngineUnavailableError ? this.#killError : undefined,
+    };
+    if (needsEngineCheck(observed)) observed.engineDown = await this.#engine.whyUnavailable();
+    return observed;
   }
 
   /**
@@ -305,6 +301,12 @@ function collectedFiles(request: ExecuteOptions['collect'], section: Buffer | un
   if (request === undefined) return { files: {}, skippedFiles: [] };
   if (section === undefined) return notCollected(request.patterns, `could not be collected: ${problem ?? 'nothing arrived'}`);
   return parseCollectedFiles(section, request.maxBytes, request.patterns);
+}
+
+/** Every pattern listed as not collected, for a run whose container is gone. */
+function notCollectedBecause(request: ExecuteOptions['collect'], reason: EndReason): CollectedFiles {
+  if (request === undefined) return { files: {}, skippedFiles: [] };
+  return notCollected(request.patterns, `not collected: ${lostBecause(reason)}`);
 }
 
 function lostBecause(reason: EndReason): string {

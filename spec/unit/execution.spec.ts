@@ -3,31 +3,38 @@ import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
 import { test } from 'node:test';
 import type { AttachedProcess } from '../../lib/docker/cli.js';
-import { runExecution, type RawExecution } from '../../lib/runner/execution.js';
+import { runExecution, type ExecutionInput, type RawExecution } from '../../lib/runner/execution.js';
 import { GO_ACK, MARKER_PREFIX } from '../../lib/runner/loader.js';
 
 const NONCE = 'n0nce';
 const MARKER = `${MARKER_PREFIX}${NONCE}`;
 
-function scriptedLoader(): { loader: AttachedProcess; exit(): void; stdout: PassThrough; stderr: PassThrough } {
+interface Scripted {
+  loader: AttachedProcess;
+  exit(exitCode?: number): void;
+  stdout: PassThrough;
+  stderr: PassThrough;
+}
+
+function scriptedLoader(): Scripted {
   const stdout = new PassThrough();
   const stderr = new PassThrough();
-  let exit!: () => void;
-  const exited = new Promise<{ exitCode: number | undefined; signal: string | undefined }>((resolve) => (exit = () => resolve({ exitCode: 0, signal: undefined })));
+  let exit!: (exitCode: number) => void;
+  const exited = new Promise<{ exitCode: number | undefined; signal: string | undefined }>((resolve) => (exit = (exitCode) => resolve({ exitCode, signal: undefined })));
   const loader: AttachedProcess = { command: 'docker run (scripted)', stdin: new PassThrough(), stdout, stderr, exited, kill: () => {} };
   return {
     loader,
     stdout,
     stderr,
-    exit: () => {
+    exit: (exitCode = 0) => {
       stdout.end();
       stderr.end();
-      exit();
+      exit(exitCode);
     },
   };
 }
 
-function execute(loader: AttachedProcess): Promise<RawExecution> {
+function execute(loader: AttachedProcess, overrides: Partial<ExecutionInput> = {}): Promise<RawExecution> {
   return runExecution({
     loader,
     nonce: NONCE,
@@ -41,6 +48,7 @@ function execute(loader: AttachedProcess): Promise<RawExecution> {
     signal: undefined,
     died: new Promise(() => {}),
     kill: async () => {},
+    ...overrides,
   });
 }
 
@@ -76,4 +84,110 @@ test('a loader that acknowledged, then died without a report, is a dead program,
   assert.equal(result.reason, 'exit');
   assert.equal(result.report, undefined);
   assert.equal(result.stdout, 'partial');
+});
+
+/** A kill that records it was asked, and ends the scripted loader the way a removed container does. */
+function killer(scripted: Scripted): { kill: () => Promise<void>; killed: () => boolean } {
+  let killed = false;
+  return {
+    kill: async () => {
+      killed = true;
+      scripted.exit(137);
+    },
+    killed: () => killed,
+  };
+}
+
+test('running: the engine reports the container dead: the run ends "died", with the output so far', async () => {
+  const scripted = scriptedLoader();
+  let die!: () => void;
+  const run = execute(scripted.loader, { died: new Promise<void>((resolve) => (die = resolve)) });
+  scripted.stdout.write(`${GO_ACK}so far\n`);
+  scripted.stderr.write('warning\n');
+  await new Promise((resolve) => setImmediate(resolve)); // the chunks are read
+  die();
+  const result = await run;
+  assert.deepEqual([result.reason, result.stdout, result.stderr, result.report], ['died', 'so far\n', 'warning\n', undefined]);
+});
+
+test('awaiting the acknowledgement: a death ran nothing ("lost"), even when the engine says so before the CLI ends', async () => {
+  const scripted = scriptedLoader();
+  let die!: () => void;
+  const run = execute(scripted.loader, { died: new Promise<void>((resolve) => (die = resolve)) });
+  die();
+  scripted.exit(125);
+  const result = await run;
+  assert.deepEqual([result.reason, result.cliExitCode], ['lost', 125]);
+});
+
+test('the time limit stops the run: the container is killed, the output before it kept', async () => {
+  const scripted = scriptedLoader();
+  const { kill, killed } = killer(scripted);
+  const run = execute(scripted.loader, { timeoutMs: 30, kill });
+  scripted.stdout.write(`${GO_ACK}before\n`);
+  const result = await run;
+  assert.deepEqual([result.reason, result.stdout, killed()], ['timeout', 'before\n', true]);
+});
+
+test('the output cap stops the run at exactly maxOutputBytes, stdout and stderr together', async () => {
+  const scripted = scriptedLoader();
+  const { kill, killed } = killer(scripted);
+  const run = execute(scripted.loader, { maxOutputBytes: 10, kill });
+  scripted.stdout.write(`${GO_ACK}123456`);
+  scripted.stderr.write('abcdefgh');
+  const result = await run;
+  assert.deepEqual([result.reason, result.truncated, result.stdout + result.stderr, killed()], ['output_limit', true, '123456abcd', true]);
+});
+
+test('an abort stops the run; an abort before the start stops it at once', async () => {
+  const scripted = scriptedLoader();
+  const controller = new AbortController();
+  const { kill, killed } = killer(scripted);
+  const run = execute(scripted.loader, { signal: controller.signal, kill });
+  scripted.stdout.write(GO_ACK);
+  controller.abort();
+  assert.deepEqual([(await run).reason, killed()], ['aborted', true]);
+  const early = scriptedLoader();
+  assert.equal((await execute(early.loader, { signal: AbortSignal.abort() })).reason, 'aborted');
+});
+
+test('collecting: announced files are read after the marker, in pieces; a CLI that ends before they are all in says so', async () => {
+  const files = Buffer.from('{"files":[["a.txt",3]],"skipped":[]}\nabc');
+  const complete = scriptedLoader();
+  const run = execute(complete.loader, { maxCollectedBytes: 1_000 });
+  complete.stdout.write(Buffer.concat([Buffer.from(`${GO_ACK}out\n${MARKER}:0:0:0:1:2:${files.length}\n`), files.subarray(0, 10)]));
+  complete.stderr.write(`${MARKER}:0:0:0:1:2:0\n`);
+  complete.stdout.write(files.subarray(10));
+  const result = await run;
+  assert.deepEqual([result.reason, result.stdout, result.collected?.toString(), result.collectProblem], ['exit', 'out\n', files.toString(), undefined]);
+
+  const cut = scriptedLoader();
+  const cutRun = execute(cut.loader, { maxCollectedBytes: 1_000 });
+  cut.stdout.write(Buffer.concat([Buffer.from(`${GO_ACK}${MARKER}:0:0:0:1:2:${files.length}\n`), files.subarray(0, 10)]));
+  cut.stderr.write(`${MARKER}:0:0:0:1:2:0\n`);
+  await new Promise((resolve) => setImmediate(resolve));
+  cut.exit();
+  const cutResult = await cutRun;
+  assert.deepEqual([cutResult.reason, cutResult.report?.exitCode, cutResult.collected, cutResult.collectProblem], ['exit', 0, undefined, 'the container stopped before all the files had arrived']);
+});
+
+test('collecting: more files announced than the cap allows stops the run, keeping the program\'s report', async () => {
+  const scripted = scriptedLoader();
+  const { kill, killed } = killer(scripted);
+  const run = execute(scripted.loader, { maxCollectedBytes: 100, kill });
+  scripted.stdout.write(`${GO_ACK}${MARKER}:4:0:0:1:2:5000\n`);
+  scripted.stderr.write(`${MARKER}:4:0:0:1:2:0\n`);
+  const result = await run;
+  assert.deepEqual([result.reason, result.report?.exitCode, killed()], ['exit', 4, true]);
+  assert.match(result.collectProblem ?? '', /announced 5000 bytes of files, more than the cap allows/);
+});
+
+test('the engine lost the end of stdout: the verdict comes from the marker on stderr', async () => {
+  const scripted = scriptedLoader();
+  const run = execute(scripted.loader);
+  scripted.stdout.write(`${GO_ACK}out\n`);
+  scripted.stderr.write(`err\n${MARKER}:3:0:0:5:6:0\n`);
+  scripted.exit(3);
+  const result = await run;
+  assert.deepEqual([result.reason, result.report?.exitCode, result.stdout, result.stderr], ['exit', 3, 'out\n', 'err\n']);
 });
