@@ -1,0 +1,86 @@
+/**
+ * The bench's report: what was measured, the ratios between subjects and the targets (reported,
+ * never enforced). Also the subjects' names, as the table and the chart show them.
+ */
+import { ratio } from '../shared/stats.js';
+import { CPU_CONCURRENCY, type BenchConfig } from './config.js';
+import type { LatencyKey, LatencyResults } from './phases/latency.js';
+import type { PoolReadyResult } from './phases/pool-ready.js';
+import type { RssResult } from './phases/rss.js';
+import type { ThroughputLevel } from './phases/throughput.js';
+
+export interface Ratios {
+  latencyP50BOverA?: number;
+  latencyP50COverA?: number;
+  latencyP50RunscOverRunc?: number;
+  /** By concurrency, as a string: { '4': 1.42 }. */
+  throughputAOverB: Record<string, number | undefined>;
+  throughputAOverC: Record<string, number | undefined>;
+  cpuPerRunBOverA?: number;
+}
+
+export interface Target {
+  name: string;
+  status: 'PASS' | 'MISS' | 'SKIP';
+  measured: string;
+}
+
+export interface BenchReport {
+  timestamp: string;
+  commit: string;
+  dirty: boolean;
+  mode: BenchConfig['mode'];
+  host: { cpus: number; node: string; runtimes: string[]; dockerServer: string };
+  image: string;
+  limitArgs: string[];
+  config: BenchConfig;
+  latencyMs: LatencyResults;
+  throughput: ThroughputLevel[];
+  poolReady: PoolReadyResult[];
+  rss: RssResult;
+  ratios: Ratios;
+  targets: Target[];
+  phaseSeconds: Record<string, number>;
+  durationS: number;
+}
+
+export const SUBJECT_NAMES: Record<LatencyKey, string> = {
+  a: '(a) library, warm pool',
+  aRunsc: '(a) library, warm pool, runsc',
+  b: '(b) docker run --rm -i',
+  c: '(c) warm container + docker exec',
+};
+
+export function computeRatios(latency: LatencyResults, throughput: ThroughputLevel[]): Ratios {
+  const p50 = (key: LatencyKey): number | undefined => latency[key]?.summary.p50;
+  const cpuLevel = throughput.find((level) => level.concurrency === CPU_CONCURRENCY);
+  const byConcurrency = (pick: (level: ThroughputLevel) => number | undefined): Record<string, number | undefined> =>
+    Object.fromEntries(throughput.map((level) => [String(level.concurrency), pick(level)]));
+  return {
+    latencyP50BOverA: ratio(p50('b'), p50('a')),
+    latencyP50COverA: ratio(p50('c'), p50('a')),
+    latencyP50RunscOverRunc: ratio(p50('aRunsc'), p50('a')),
+    throughputAOverB: byConcurrency((level) => ratio(level.a.runsPerSecond, level.b.runsPerSecond)),
+    throughputAOverC: byConcurrency((level) => ratio(level.a.runsPerSecond, level.c?.runsPerSecond)),
+    cpuPerRunBOverA: ratio(cpuLevel?.b.cpu?.msPerRun, cpuLevel?.a.cpu?.msPerRun),
+  };
+}
+
+function checkTarget(name: string, value: number | undefined, ok: (value: number) => boolean, show: (value: number) => string): Target {
+  if (value === undefined || Number.isNaN(value)) return { name, status: 'SKIP', measured: 'not measured' };
+  return { name, status: ok(value) ? 'PASS' : 'MISS', measured: show(value) };
+}
+
+export function evaluateTargets(report: Omit<BenchReport, 'targets' | 'durationS'>): Target[] {
+  const { latencyMs, ratios, poolReady, rss } = report;
+  const ms = (value: number): string => `${value.toFixed(1)} ms`;
+  const times = (value: number): string => `${value.toFixed(2)}x`;
+  return [
+    checkTarget('warm p50 <= 20 ms', latencyMs.a?.summary.p50, (v) => v <= 20, ms),
+    checkTarget('(b)/(a) p50 >= 10x', ratios.latencyP50BOverA, (v) => v >= 10, times),
+    checkTarget('throughput a/b at c=4 >= 1.0', ratios.throughputAOverB['4'], (v) => v >= 1, times),
+    checkTarget('pool of 8 ready <= 1500 ms', poolReady.find((p) => p.poolSize === 8)?.medianMs, (v) => v <= 1500, ms),
+    checkTarget(`RSS growth < 20 MB (${rss.runs} runs)`, rss.growthMb, (v) => v < 20, (v) => `${v.toFixed(1)} MB`),
+    checkTarget('runsc p50 <= 2x runc p50', ratios.latencyP50RunscOverRunc, (v) => v <= 2, times),
+  ];
+}
