@@ -134,23 +134,31 @@ export function isOwnerAlive(owner: Owner, probe: OwnerProbe = systemProbe): boo
 const NO_START = 'x';
 
 /**
- * The prefix of this process's per-container temp dirs: `dps-<pid>-<start>` (`x` for an unknown
- * start). tmp-promise appends `-<pid>-<12 random letters and digits>`.
+ * tmp-promise's `template` for this process's per-container temp dirs: `dps-<pid>-<start>-XXXXXX`
+ * (`x` for an unknown start); tmp replaces the six X with random letters and digits. The name is
+ * ours, whatever tmp's own naming does.
  */
-export function ownerTempDirPrefix(owner: Owner = ownIdentity()): string {
-  return `dps-${owner.pid}-${owner.start ?? NO_START}`;
+export function ownerTempDirTemplate(owner: Owner = ownIdentity()): string {
+  return `dps-${owner.pid}-${owner.start ?? NO_START}-XXXXXX`;
 }
 
-/** Exactly the names tmp-promise makes from ownerTempDirPrefix(); the pid appears twice and must match. */
-const TEMP_DIR_NAME = /^dps-([1-9]\d{0,9})-(\d{1,20}|x)-([1-9]\d{0,9})-[0-9A-Za-z]{12}$/;
+/** Exactly the names ownerTempDirTemplate() gives. */
+const TEMP_DIR_NAME = /^dps-([1-9]\d{0,9})-(\d{1,20}|x)-[0-9A-Za-z]{6}$/;
+/**
+ * Names of earlier builds, a prefix `dps-<pid>-<start>` to which tmp appended `-<pid>-<12
+ * random>`: still recognised, so that what they left is reaped too; the pid appears twice.
+ */
+const PREFIXED_TEMP_DIR_NAME = /^dps-([1-9]\d{0,9})-(\d{1,20}|x)-([1-9]\d{0,9})-[0-9A-Za-z]{12}$/;
 
 /**
- * The owner encoded in a temp dir name made with ownerTempDirPrefix(), on the given host; undefined
- * for any other name (older versions' `dps--<pid>-...`, other tools' `dps-...`), which is never reaped.
+ * The owner encoded in a temp dir name made with ownerTempDirTemplate() (or by earlier builds), on
+ * the given host; undefined for any other name (`dps--<pid>-...`, other tools' `dps-...`), which is
+ * never reaped.
  */
 export function ownerOfTempDir(name: string, host: string): Owner | undefined {
-  const match = TEMP_DIR_NAME.exec(name);
-  if (match === null || match[1] !== match[3]) return undefined;
+  const prefixed = PREFIXED_TEMP_DIR_NAME.exec(name);
+  const match = TEMP_DIR_NAME.exec(name) ?? (prefixed !== null && prefixed[1] === prefixed[3] ? prefixed : null);
+  if (match === null) return undefined;
   const pid = parsePid(match[1]);
   if (pid === undefined) return undefined;
   return { host, pid, start: match[2] === NO_START ? undefined : match[2] };

@@ -1,5 +1,5 @@
 /**
- * Pure builders of `docker run` and `docker exec` argv for sandbox containers. Every flag that
+ * Pure builders of the `docker` argv for sandbox containers (run, update, events, rm). Every flag that
  * shapes a container's isolation is set here, in one audited place, and unit-tested as exact argv.
  */
 
@@ -38,8 +38,8 @@ export interface ContainerSpec {
 const MIB = 1024 * 1024;
 
 /**
- * `docker run -i --rm`: the container's main process is attached to the CLI's pipes (no
- * `docker exec` round trip), and the engine removes the container by itself once it exits.
+ * `docker run -i --rm`: the container's main process (the loader) is attached to the CLI's pipes,
+ * and the engine removes the container by itself once it exits.
  */
 export function buildAttachedRunArgs(spec: ContainerSpec): string[] {
   const labels = Object.entries(spec.labels).flatMap(([key, value]) => ['--label', value === '' ? key : `${key}=${value}`]);

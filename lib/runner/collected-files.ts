@@ -5,6 +5,7 @@
  * the cap, the sizes must add up, and every name must be a plain path inside the work dir.
  */
 import { relativePathProblem } from '../relative-path.js';
+import type { EndReason } from './execution.js';
 
 export interface SkippedFile {
   /** Relative to the work dir (or the pattern, when the whole collection failed). */
@@ -16,6 +17,12 @@ export interface CollectedFiles {
   /** By path relative to the work dir. */
   files: Record<string, Buffer>;
   skippedFiles: SkippedFile[];
+}
+
+/** What a run asks to bring back: paths or globs of the work dir, up to maxBytes in all. */
+export interface CollectRequest {
+  patterns: readonly string[];
+  maxBytes: number;
 }
 
 /** Largest header line the host accepts on top of the files' bytes (the loader stays under it). */
@@ -66,4 +73,30 @@ function parseHeader(line: string): { files: [string, number][]; skipped: [strin
   if (!Array.isArray(files) || !files.every(isFile)) return undefined;
   if (!Array.isArray(skipped) || !skipped.every(isSkipped)) return undefined;
   return { files, skipped };
+}
+
+/** What a run that reported brought back: the parsed section, or every pattern listed as not collected. */
+export function collectedFiles(request: CollectRequest | undefined, section: Buffer | undefined, problem: string | undefined): CollectedFiles {
+  if (request === undefined) return { files: {}, skippedFiles: [] };
+  if (section === undefined) return notCollected(request.patterns, `could not be collected: ${problem ?? 'nothing arrived'}`);
+  return parseCollectedFiles(section, request.maxBytes, request.patterns);
+}
+
+/** Every pattern listed as not collected, for a run whose container is gone. */
+export function notCollectedBecause(request: CollectRequest | undefined, reason: EndReason): CollectedFiles {
+  if (request === undefined) return { files: {}, skippedFiles: [] };
+  return notCollected(request.patterns, `not collected: ${lostBecause(reason)}`);
+}
+
+function lostBecause(reason: EndReason): string {
+  switch (reason) {
+    case 'timeout':
+      return 'the program was stopped at its time limit';
+    case 'output_limit':
+      return 'the program was stopped at the output cap';
+    case 'aborted':
+      return 'the run was aborted';
+    default:
+      return 'the program was killed with its container';
+  }
 }

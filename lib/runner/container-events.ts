@@ -1,8 +1,8 @@
 /**
  * Follows the engine's `oom` and `die` events for one Sandbox's containers (one `docker events`
  * process for the whole pool) and tells the container concerned. Under gVisor a container killed
- * at its memory limit leaves its `docker exec` hanging and has no cgroup view inside: these events
- * are how such a run ends at once, with the right verdict.
+ * at its memory limit dies as a whole, without a report from its loader, and has no cgroup view
+ * inside: these events are how such a run ends at once, with the right verdict.
  */
 import { createInterface } from 'node:readline';
 import type { AttachedProcess } from '../docker/cli.js';

@@ -165,10 +165,10 @@ export class ContainerFleet implements PoolResourceFactory<WarmContainer> {
     for (const item of items) this.#events.unwatch(item);
     // Containers whose program ended are exiting and removed by the engine (--rm): wait for that.
     // The others (killed, unused, stuck) are force-removed together in one CLI call.
-    const exiting = items.filter((item) => item.removesItself);
+    const exiting = items.filter((item) => item.reported);
     const settled = await Promise.all(exiting.map((item) => item.exited(SELF_REMOVAL_GRACE_MS)));
     const stuck = exiting.filter((_, index) => !settled[index]);
-    const force = [...items.filter((item) => !item.removesItself), ...stuck];
+    const force = [...items.filter((item) => !item.reported), ...stuck];
     await this.#engine.removeContainers(force.map((item) => item.name)).catch(swallowed('removing used containers'));
     await Promise.all(items.map((item) => item.releaseHostResources()));
     // Every process of these containers is gone now: their namespaces may serve again.

@@ -6,21 +6,22 @@
  * Each WarmContainer runs exactly one program.
  */
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { chmod } from 'node:fs/promises';
 import { dir as makeTempDir, type DirectoryResult } from 'tmp-promise';
 import type { AttachedProcess } from '../docker/cli.js';
-import { INPUT_DIR, type ContainerLimits } from '../docker/container-args.js';
+import type { ContainerLimits } from '../docker/container-args.js';
 import type { DockerEngine } from '../docker/engine.js';
-import { ContainerStartError, EngineUnavailableError } from '../errors.js';
-import type { ResolvedRunParams } from '../options.js';
-import { ownerTempDirPrefix } from '../owner.js';
-import { MAX_COLLECT_HEADER_BYTES, notCollected, parseCollectedFiles, type CollectedFiles, type SkippedFile } from './collected-files.js';
-import { settlesWithin } from './bounded-wait.js';
-import { runExecution, type EndReason, type RawExecution } from './execution.js';
-import { awaitsDeathEvents, decideVerdict, needsEngineCheck, type EndObservations } from './verdict.js';
-import { loaderCommand, READY_LINE, type RunInputs } from './loader.js';
 import { swallowed } from '../debug.js';
+import { EngineUnavailableError } from '../errors.js';
+import type { ResolvedRunParams } from '../options.js';
+import { ownerTempDirTemplate } from '../owner.js';
+import { settlesWithin } from './bounded-wait.js';
+import { collectedFiles, MAX_COLLECT_HEADER_BYTES, notCollectedBecause, type CollectRequest, type SkippedFile } from './collected-files.js';
+import { runExecution, type EndReason, type RawExecution } from './execution.js';
+import { loaderCommand } from './loader.js';
+import { waitForReady } from './loader-ready.js';
+import { stageRun } from './run-inputs.js';
+import { awaitsDeathEvents, decideVerdict, needsEngineCheck, type EndObservations } from './verdict.js';
 
 export interface ContainerSettings {
   image: string;
@@ -42,7 +43,7 @@ export interface ExecuteOptions extends Partial<Omit<ResolvedRunParams, 'code' |
   timeoutMs: number;
   maxOutputBytes: number;
   /** Paths or globs of the work dir to bring back after the program ends, up to maxBytes in all. */
-  collect?: { patterns: readonly string[]; maxBytes: number } | undefined;
+  collect?: CollectRequest | undefined;
 }
 
 export interface Execution {
@@ -67,16 +68,10 @@ export interface Execution {
   skippedFiles: SkippedFile[];
 }
 
-const CODE_FILE = 'main.py';
-const INPUTS_FILE = 'inputs.json';
-const STDIN_FILE = 'stdin';
-const FILES_DIR = 'files';
 /** How long a container killed without a report may take to be reported dead before it counts as not OOM-killed. */
 const DEATH_SETTLE_MS = 1_500;
 /** How long after a container's death its OOM event may still arrive. */
 const OOM_AFTER_DEATH_MS = 1_500;
-/** Most files one run brings back (and most skipped ones listed one by one). */
-const MAX_COLLECTED_FILES = 1_000;
 
 /**
  * The container was gone before its loader took the program (removed from outside, or its engine
@@ -133,7 +128,7 @@ export class WarmContainer {
 
   /** Creates the container and waits for its loader; on failure leaves nothing behind. */
   static async start(engine: DockerEngine, name: string, settings: ContainerSettings): Promise<WarmContainer> {
-    const dir = await makeTempDir({ prefix: ownerTempDirPrefix(), unsafeCleanup: true });
+    const dir = await makeTempDir({ template: ownerTempDirTemplate(), unsafeCleanup: true });
     let loader: AttachedProcess | undefined;
     try {
       // The container user (not root) must reach the code file; nobody may list the directory.
@@ -181,7 +176,7 @@ export class WarmContainer {
    * True when the program ended and the loader reported it: the container is exiting on its own
    * and the engine removes it (--rm), so no `docker rm` is needed.
    */
-  get removesItself(): boolean {
+  get reported(): boolean {
     return this.#reported;
   }
 
@@ -192,9 +187,8 @@ export class WarmContainer {
     if (this.dead) throw new ContainerLostError(this.name);
     const memoryLimitMb = options.memoryLimitMb ?? this.#limits.memoryLimitMb;
     const cpus = options.cpus ?? this.#limits.cpus;
-    const [inputsPath] = await Promise.all([
-      this.#writeInputs(options),
-      writeFile(join(this.#dir.path, CODE_FILE), code, { mode: 0o644 }),
+    const [staged] = await Promise.all([
+      stageRun(this.#dir.path, code, options),
       memoryLimitMb !== this.#limits.memoryLimitMb || cpus !== this.#limits.cpus
         ? this.#engine.updateLimits(this.name, { memoryLimitMb, cpus }).catch(async (error: unknown) => {
             // Gone meanwhile (or the engine is): no program started.
@@ -206,8 +200,8 @@ export class WarmContainer {
     const raw = await runExecution({
       loader: this.#loader,
       nonce: randomBytes(16).toString('hex'),
-      codePath: `${INPUT_DIR}/${CODE_FILE}`,
-      inputsPath,
+      codePath: staged.codePath,
+      inputsPath: staged.inputsPath,
       onStdout: options.onStdout,
       onStderr: options.onStderr,
       timeoutMs: options.timeoutMs,
@@ -249,33 +243,6 @@ export class WarmContainer {
     return observed;
   }
 
-  /**
-   * Writes argv, env and stdin next to the code (stdin as a file: no pipe size limits it), when the
-   * run has any; returns the inputs file's path inside the container.
-   */
-  async #writeInputs(options: ExecuteOptions): Promise<string | undefined> {
-    const argv = options.argv ?? [];
-    const env = options.env ?? {};
-    const files = options.files ?? new Map<string, Buffer>();
-    const collect = options.collect;
-    if (options.stdin === undefined && argv.length === 0 && Object.keys(env).length === 0 && files.size === 0 && collect === undefined) return undefined;
-    if (options.stdin !== undefined) await writeFile(join(this.#dir.path, STDIN_FILE), options.stdin, { mode: 0o644 });
-    for (const [path, content] of files) {
-      const target = join(this.#dir.path, FILES_DIR, path);
-      await mkdir(dirname(target), { recursive: true, mode: 0o755 });
-      await writeFile(target, content, { mode: 0o644 });
-    }
-    const inputs: RunInputs = {
-      argv,
-      env,
-      stdin: options.stdin === undefined ? null : `${INPUT_DIR}/${STDIN_FILE}`,
-      files: files.size === 0 ? null : `${INPUT_DIR}/${FILES_DIR}`,
-      collect: collect === undefined ? null : { ...collect, maxFiles: MAX_COLLECTED_FILES, maxHeaderBytes: MAX_COLLECT_HEADER_BYTES },
-    };
-    await writeFile(join(this.#dir.path, INPUTS_FILE), JSON.stringify(inputs), { mode: 0o644 });
-    return `${INPUT_DIR}/${INPUTS_FILE}`;
-  }
-
   /** Kills and removes the container now (idempotent). */
   kill(): Promise<void> {
     this.#killed ??= this.#engine.removeContainers([this.name]).catch((error: unknown) => {
@@ -294,69 +261,4 @@ export class WarmContainer {
     this.#loader.kill();
     await this.#dir.cleanup().catch(swallowed(`removing the temp dir of ${this.name}`));
   }
-}
-
-/** What a run that reported brought back: the parsed section, or every pattern listed as not collected. */
-function collectedFiles(request: ExecuteOptions['collect'], section: Buffer | undefined, problem: string | undefined): CollectedFiles {
-  if (request === undefined) return { files: {}, skippedFiles: [] };
-  if (section === undefined) return notCollected(request.patterns, `could not be collected: ${problem ?? 'nothing arrived'}`);
-  return parseCollectedFiles(section, request.maxBytes, request.patterns);
-}
-
-/** Every pattern listed as not collected, for a run whose container is gone. */
-function notCollectedBecause(request: ExecuteOptions['collect'], reason: EndReason): CollectedFiles {
-  if (request === undefined) return { files: {}, skippedFiles: [] };
-  return notCollected(request.patterns, `not collected: ${lostBecause(reason)}`);
-}
-
-function lostBecause(reason: EndReason): string {
-  switch (reason) {
-    case 'timeout':
-      return 'the program was stopped at its time limit';
-    case 'output_limit':
-      return 'the program was stopped at the output cap';
-    case 'aborted':
-      return 'the run was aborted';
-    default:
-      return 'the program was killed with its container';
-  }
-}
-/**
- * Resolves once the loader prints its ready line (with undefined), or with the CLI's exit code
- * and stderr if it exits first; rejects if it takes too long.
- */
-function waitForReady(loader: AttachedProcess, timeoutMs: number): Promise<{ exitCode: number | undefined; stderr: string } | undefined> {
-  return new Promise((resolve, reject) => {
-    let seen = '';
-    let stderr = '';
-    let settled = false;
-    const done = (outcome: { exitCode: number | undefined; stderr: string } | undefined, error?: Error): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      loader.stdout.off('data', onData);
-      loader.stderr.off('data', onError);
-      loader.stdout.pause();
-      loader.stderr.pause();
-      if (error) reject(error);
-      else resolve(outcome);
-    };
-    const onData = (chunk: Buffer): void => {
-      seen += chunk.toString();
-      if (seen.includes(READY_LINE)) done(undefined);
-    };
-    const onError = (chunk: Buffer): void => {
-      stderr += chunk.toString();
-    };
-    const timer = setTimeout(
-      () => done(undefined, new ContainerStartError(`The sandbox container did not become ready within ${timeoutMs} ms.`, { command: loader.command })),
-      timeoutMs,
-    );
-    loader.stdout.on('data', onData);
-    loader.stderr.on('data', onError);
-    void loader.exited.then(({ exitCode }) => {
-      const why = stderr.trim() || `the loader exited with code ${exitCode ?? '?'}; the image must provide python3 on PATH`;
-      done({ exitCode, stderr: why });
-    });
-  });
 }

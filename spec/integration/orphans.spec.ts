@@ -76,7 +76,7 @@ function useTmpDir(onEnd: OnEnd, tmp: string): void {
   });
 }
 
-/** Temp dirs of one owner pid (names made by ownerTempDirPrefix()). */
+/** Temp dirs of one owner pid (names made by ownerTempDirTemplate()). */
 async function tempDirsOf(pid: number, dir: string): Promise<string[]> {
   return (await readdir(dir)).filter((name) => name.startsWith(`dps-${pid}-`)).sort();
 }

@@ -11,7 +11,7 @@ import { createLabels, LABEL, OWNER_HOST_LABEL, OWNER_PID_LABEL, OWNER_PIDNS_LAB
 import {
   isOwnerAlive,
   ownerOfTempDir,
-  ownerTempDirPrefix,
+  ownerTempDirTemplate,
   ownIdentity,
   parseStartTime,
   processStartTime,
@@ -125,8 +125,11 @@ test('labels carry the owner, and read back as it', () => {
 });
 
 test('temp dir names encode the owner; only that exact pattern is ever taken for one', () => {
-  assert.equal(ownerTempDirPrefix({ host: HOST, pid: 42, start: '777' }), 'dps-42-777');
-  assert.equal(ownerTempDirPrefix({ host: HOST, pid: 42, start: undefined }), 'dps-42-x');
+  assert.equal(ownerTempDirTemplate({ host: HOST, pid: 42, start: '777' }), 'dps-42-777-XXXXXX');
+  assert.equal(ownerTempDirTemplate({ host: HOST, pid: 42, start: undefined }), 'dps-42-x-XXXXXX');
+  assert.deepEqual(ownerOfTempDir('dps-42-777-aB3dE6', HOST), { host: HOST, pid: 42, start: '777' });
+  assert.deepEqual(ownerOfTempDir('dps-42-x-aB3dE6', HOST), { host: HOST, pid: 42, start: undefined });
+  // Earlier builds' names (a prefix, then tmp's -<pid>-<12 random>) are still recognised.
   assert.deepEqual(ownerOfTempDir('dps-42-777-42-aB3dE6gH9jK1', HOST), { host: HOST, pid: 42, start: '777' });
   assert.deepEqual(ownerOfTempDir('dps-42-x-42-aB3dE6gH9jK1', HOST), { host: HOST, pid: 42, start: undefined });
   for (const name of [
@@ -134,6 +137,9 @@ test('temp dir names encode the owner; only that exact pattern is ever taken for
     'dps-42-777-43-aB3dE6gH9jK1', // the two pids differ
     'dps-42-777-42-aB3dE6gH9jK', // 11 random characters
     'dps-42-777-42-aB3dE6gH9jK1-more',
+    'dps-42-777-aB3dE', // 5 random characters
+    'dps-42-777-aB3dE6x',
+    'dps-42-777-aB3.E6',
     'dps-42-777-42-aB3dE6gH9j.1',
     'dps-0-777-0-aB3dE6gH9jK1',
     'dps-cli-spec-Xk2ab9',
