@@ -1,11 +1,11 @@
 /** What integration specs need to look at the real engine and the host around a Sandbox. */
 import { readdir } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import type { TestContext } from 'node:test';
 import { DockerEngine } from '../../lib/docker/engine.js';
 import { LABEL, ROLE_LABEL, SANDBOX_LABEL } from '../../lib/docker/labels.js';
 import { Sandbox, type SandboxOptions } from '../../lib/index.js';
-import { selectOrphanTempDirs } from '../../lib/runner/orphan-reaper.js';
+import { ownerOfTempDir } from '../../lib/owner.js';
 
 const engine = new DockerEngine({ binary: 'docker', host: undefined });
 
@@ -25,13 +25,12 @@ export function holderContainers(sandboxId: string): Promise<string[]> {
 }
 
 /**
- * The per-container temp dirs the library makes on the host, but for those of dead owners: any
- * Sandbox's initialize() may reap them at any moment, so they would make before/after checks race.
+ * The per-container temp dirs this process's Sandboxes have on the host. Only this process's:
+ * other processes sharing the temp dir (another test run, a CLI spec's own dirs) create and remove
+ * theirs at any moment, and would make before/after checks race.
  */
 export async function sandboxTempDirs(): Promise<string[]> {
-  const names = (await readdir(tmpdir())).filter((name) => name.startsWith('dps-'));
-  const orphaned = new Set(selectOrphanTempDirs(names));
-  return names.filter((name) => !orphaned.has(name));
+  return (await readdir(tmpdir())).filter((name) => ownerOfTempDir(name, hostname())?.pid === process.pid).sort();
 }
 
 /** An initialized Sandbox that is cleaned up when the test ends. */
