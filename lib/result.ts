@@ -1,56 +1,100 @@
 import { constants } from 'node:os';
-import type { SkippedFile } from './runner/collected-files.js';
+import type { DifferingKeys, NoDifference } from './options.js';
+import type { SkippedFile as CollectorSkippedFile } from './runner/collected-files.js';
 import type { Execution } from './runner/warm-container.js';
 
-export type { SkippedFile } from './runner/collected-files.js';
-
-/** The first that applies: timeout, oom, output_limit, error, ok. */
+/**
+ * How a run ended, the first that applies: `'timeout'`, `'oom'`, `'output_limit'`, `'error'` or
+ * `'ok'`.
+ *
+ * - `'timeout'`: the run hit its time limit and its container was killed.
+ * - `'oom'`: the kernel's OOM killer ended the program.
+ * - `'output_limit'`: the output reached `maxOutputBytes` and the program was stopped.
+ * - `'error'`: the exit code was not 0.
+ * - `'ok'`: the program exited with 0.
+ */
 export type RunStatus = 'ok' | 'error' | 'timeout' | 'oom' | 'output_limit';
 
+/** What the program used, measured inside its container. */
 export interface RunUsage {
-  /** CPU time (user + system) of the program and the child processes it waited for. */
+  /** CPU time (user + system) of the program and the children it waited for, in milliseconds. */
   cpuMs: number;
   /** Largest resident memory of the program (or of a child it waited for), in bytes. */
   peakMemoryBytes: number;
 }
 
+/** Where a run's time went, in milliseconds. */
 export interface RunTimings {
-  /** Time waiting for a free container. */
+  /** Time waiting for a container. */
   queuedMs: number;
-  /** Time from the program's start to its end (or kill). */
+  /** Time of the program, from its start to its end (or kill). */
   runMs: number;
 }
 
-/** What a run returns. The first five fields are the original library's. */
+/** Something `collect` matched and did not bring back, and why. */
+export interface SkippedFile {
+  /**
+   * Relative to the work dir; the pattern itself when nothing could be collected (the run timed
+   * out, was aborted or killed, so its container is gone).
+   */
+  path: string;
+  /** Why it was not brought back: over `maxCollectBytes`, a symbolic link, not a regular file, ... */
+  reason: string;
+}
+// Compilation fails here when SkippedFile and what the collector makes differ in a key or its type.
+type SkippedFileMatchesCollector = NoDifference<DifferingKeys<SkippedFile, CollectorSkippedFile>>;
+
+/**
+ * What a run resolves with. A program failing is not an error: it is a result with
+ * `isError: true`. The first five fields are the original library's.
+ */
 export interface RunResult {
-  /** Everything the program wrote to stdout (UTF-8), up to the output cap. */
+  /** What the program wrote to stdout (UTF-8), up to the output cap. */
   stdout: string;
-  /** Everything the program wrote to stderr (UTF-8), up to the output cap. */
+  /** What the program wrote to stderr (UTF-8), up to the output cap. */
   stderr: string;
-  /** stdout and stderr interleaved in the order their chunks arrived. */
+  /** Both streams, in the order their chunks arrived at the host. */
   combined: string;
-  /** True when the exit code was not 0, or the run timed out, hit the memory or output limit. */
+  /** The exit code was not 0, or the run timed out, was OOM-killed or truncated. */
   isError: boolean;
-  /** True when the run hit its time limit and its container was killed. */
+  /** The run hit its time limit and its container was killed. */
   timedOut: boolean;
-  /** One word for how the run ended. */
+  /** `'timeout'`, `'oom'`, `'output_limit'`, `'error'` or `'ok'`: the first that applies. */
   status: RunStatus;
-  /** The program's exit status; null when the host stopped it (timeout, output cap). Killed by signal N: 128 + N. */
+  /**
+   * The program's exit status; `null` when the host stopped it (timeout, output cap); 128 + N when
+   * signal N killed it.
+   */
   exitCode: number | null;
-  /** The name of the signal that ended the program (e.g. 'SIGKILL'), or null. */
+  /** The name of the signal that ended the program (`'SIGKILL'`, `'SIGTERM'`, ...), or `null`. */
   signal: string | null;
-  /** True when the kernel's OOM killer ended the program (from the container's memory cgroup). */
+  /**
+   * The kernel's OOM killer ended the program (read from the container's memory cgroup, or the
+   * engine's events under gVisor; a program that SIGKILLs itself is not reported as OOM).
+   */
   oomKilled: boolean;
-  /** True when the output reached `maxOutputBytes`: the program was stopped and the output cut there. */
+  /** The output reached `maxOutputBytes`: the program was stopped there and the output is cut at the cap. */
   truncated: boolean;
-  /** Wall-clock time from the start of the program to its end (or kill), in milliseconds. */
+  /** Wall-clock time of the program, in milliseconds. */
   durationMs: number;
+  /** `{ queuedMs, runMs }`: time waiting for a container, and time of the program. */
   timings: RunTimings;
-  /** Measured inside the container; null when the program was killed before it could be measured. */
+  /**
+   * `{ cpuMs, peakMemoryBytes }` of the program (and the children it waited for), measured inside its
+   * container; `null` when it was killed before it could be measured.
+   */
   usage: RunUsage | null;
-  /** What `collect` brought back from the work dir, by relative path (`{}` without `collect`). */
+  /**
+   * What `collect` brought back: `{ 'out/plot.png': Buffer }`, by path relative to the work dir
+   * (`{}` without `collect`). Every name is a plain relative path (checked on the host), safe to
+   * join to a directory.
+   */
   files: Record<string, Buffer>;
-  /** What `collect` matched but did not bring back (over `maxCollectBytes`, a symlink, ...), and why. */
+  /**
+   * What `collect` matched and did not bring back, as `{ path, reason }`: over `maxCollectBytes`, a
+   * symbolic link, not a regular file. When nothing could be collected (the run timed out, was
+   * aborted or killed, so its container is gone) each pattern is listed with the reason.
+   */
   skippedFiles: SkippedFile[];
 }
 

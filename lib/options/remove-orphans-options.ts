@@ -1,0 +1,59 @@
+/** The options of `removeOrphans(options?)`: documented type, schema, parser. */
+import { z } from 'zod';
+import { SandboxOptionsError } from '../errors.js';
+import { nonEmptyString, toIssues, type DifferingKeys, type NoDifference } from './schema-helpers.js';
+
+/** Options of `removeOrphans(options?)`. A bad or unknown option rejects with `SandboxOptionsError`. */
+export type RemoveOrphansOptions = {
+  /**
+   * Remove every container with the label, whoever owns it: live Sandboxes', other hosts' and older
+   * versions' too (temp dirs are still only dead owners').
+   *
+   * @default false
+   */
+  all?: boolean;
+
+  /**
+   * The docker CLI binary.
+   *
+   * @default 'docker'
+   */
+  dockerPath?: string;
+
+  /**
+   * Engine address.
+   *
+   * @default the environment's `DOCKER_HOST`
+   */
+  dockerHost?: string;
+
+  /**
+   * Called with how many containers carry the label and how many will go, before any is removed.
+   */
+  beforeRemoving?: (found: { labelled: number; removing: number }) => void;
+};
+
+/** Validates RemoveOrphansOptions (documented there; a check below keeps the two alike). */
+const removeOrphansShape = z
+  .object({
+    all: z.boolean({ error: 'must be true or false' }).optional(),
+    dockerPath: nonEmptyString('the path or name of the docker binary').default('docker'),
+    dockerHost: nonEmptyString('an engine address such as "unix:///var/run/docker.sock"').optional(),
+    beforeRemoving: z
+      .custom<(found: { labelled: number; removing: number }) => void>((value) => typeof value === 'function', {
+        error: 'must be a function ({ labelled, removing }) => void',
+      })
+      .optional(),
+  })
+  .strict();
+
+export type ResolvedRemoveOrphansOptions = z.output<typeof removeOrphansShape>;
+// Compilation fails here when RemoveOrphansOptions and what the schema accepts differ (see SandboxOptions).
+type RemoveOrphansOptionsMatchSchema = NoDifference<DifferingKeys<RemoveOrphansOptions, z.input<typeof removeOrphansShape>>>;
+
+/** Validates `removeOrphans()` options the way Sandbox options are: SandboxOptionsError naming each problem. */
+export function parseRemoveOrphansOptions(input: unknown): ResolvedRemoveOrphansOptions {
+  const parsed = removeOrphansShape.safeParse(input ?? {});
+  if (!parsed.success) throw new SandboxOptionsError(toIssues(parsed.error, input, Object.keys(removeOrphansShape.shape)));
+  return parsed.data;
+}

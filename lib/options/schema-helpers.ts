@@ -1,0 +1,67 @@
+/**
+ * What the option and parameter schemas share: rule builders whose messages say what is expected,
+ * the compile-time check that keeps a hand-written type and its schema alike, and the conversion
+ * of zod's issues into ValidationIssues whose messages never print "undefined".
+ */
+import { inspect } from 'node:util';
+import { z } from 'zod';
+import type { ValidationIssue } from '../errors.js';
+
+export const DAY_MS = 24 * 60 * 60 * 1000;
+export const MODULE_NAME = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/;
+
+export function wholeNumber(min: number, max: number, unit = ''): z.ZodNumber {
+  const rule = `must be a whole number from ${min} to ${max}${unit}`;
+  return z.number({ error: rule }).int({ error: rule }).min(min, { error: rule }).max(max, { error: rule });
+}
+
+export function nonEmptyString(what: string): z.ZodString {
+  return z.string({ error: `must be ${what}` }).min(1, { error: `must be ${what}` });
+}
+
+/**
+ * True when A and B are the same type, not merely assignable each way.
+ * @internal
+ */
+type Equals<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
+
+/**
+ * The keys that one of A and B lacks, or that differ in type, in being optional or in being
+ * readonly; never when A and B are alike.
+ * @internal
+ */
+export type DifferingKeys<A, B> = {
+  [K in keyof A | keyof B]-?: K extends keyof A ? (K extends keyof B ? (Equals<Pick<A, K>, Pick<B, K>> extends true ? never : K) : K) : K;
+}[keyof A | keyof B];
+
+/**
+ * Compiles only when given `never`: `NoDifference<DifferingKeys<Interface, z.input<typeof schema>>>`
+ * fails the build with the differing keys in the message (`Type '"poolSize"' does not satisfy the
+ * constraint 'never'`) when a hand-written interface and its schema drift apart.
+ * @internal
+ */
+export type NoDifference<Keys extends never> = Keys;
+
+export function toIssues(error: z.ZodError, input: unknown, known: readonly string[]): ValidationIssue[] {
+  return error.issues.flatMap((issue): ValidationIssue[] => {
+    if (issue.code === 'unrecognized_keys') {
+      return issue.keys.map((key) => ({ path: key, message: `is not a known option; known options are ${known.join(', ')}` }));
+    }
+    const path = issue.path.map(String).join('.');
+    return [{ path, message: `${issue.message} (${described(valueAt(input, issue.path))})` }];
+  });
+}
+
+/** "got 5", or "not given" for a value the caller left out: a message never says "got undefined". */
+export function described(value: unknown): string {
+  return value === undefined ? 'not given' : `got ${show(value)}`;
+}
+
+function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
+  return path.reduce<unknown>((value, key) => (value !== null && typeof value === 'object' ? (value as Record<PropertyKey, unknown>)[key] : undefined), input);
+}
+
+function show(value: unknown): string {
+  // One line, and short: a long array is cut rather than printed in full on many lines.
+  return inspect(value, { depth: 0, breakLength: Infinity, compact: true, maxStringLength: 40, maxArrayLength: 10 });
+}
