@@ -84,7 +84,9 @@ function onSignal(signal: NodeJS.Signals): void {
   if (activeSandbox === undefined) process.exit(code);
   activeSandbox
     .cleanup()
-    .catch((error: unknown) => process.stderr.write(`docker-python-sandbox: ${signal}: could not remove the sandbox's containers: ${(error as Error).message}\n`))
+    .catch((error: unknown) =>
+      process.stderr.write(`docker-python-sandbox: ${signal}: could not remove the sandbox's containers: ${(error as Error).message}\n`),
+    )
     .finally(() => process.exit(code));
 }
 
@@ -138,9 +140,7 @@ async function main(argv: readonly string[]): Promise<number> {
   }
   if (values.all) throw new UsageError('--all is an option of "cleanup"');
   if (command !== 'run' || file === undefined || rest.length > 0) {
-    throw new UsageError(
-      command === undefined ? 'missing command' : `expected "run <file.py | ->" or "cleanup [--all]", got "${positionals.join(' ')}"`,
-    );
+    throw new UsageError(command === undefined ? 'missing command' : `expected "run <file.py | ->" or "cleanup [--all]", got "${positionals.join(' ')}"`);
   }
 
   // Usage errors that need no input are refused first: `run -` must not wait for stdin to refuse them.
@@ -148,7 +148,8 @@ async function main(argv: readonly string[]): Promise<number> {
   const env = Object.fromEntries((values.env ?? []).map((pair) => splitPair('--env', pair, 'NAME=VALUE')));
   const localFiles = (values.file ?? []).map((pair) => splitPair('--file', pair, 'PATH=LOCAL'));
   const collect = values.collect ?? [];
-  if (collect.length > 0 && values.out === undefined && !values.json) throw new UsageError('--collect needs --out <dir> to write the files to (or --json to print them)');
+  if (collect.length > 0 && values.out === undefined && !values.json)
+    throw new UsageError('--collect needs --out <dir> to write the files to (or --json to print them)');
   if (values.out !== undefined && collect.length === 0) throw new UsageError('--out needs at least one --collect <glob> saying which files to bring back');
   const sandbox = new Sandbox({
     poolSize: 1,
@@ -226,10 +227,7 @@ export function exitCodeOf(result: RunResult): number {
 
 /** What the stream left out of the program's output, then why the run ended if it was cut short. */
 async function writeOutput(result: RunResult, streamed: StreamedOutput, timeoutMs: number): Promise<void> {
-  await Promise.all([
-    write(process.stdout, result.stdout.slice(streamed.written.stdout)),
-    write(process.stderr, result.stderr.slice(streamed.written.stderr)),
-  ]);
+  await Promise.all([write(process.stdout, result.stdout.slice(streamed.written.stdout)), write(process.stderr, result.stderr.slice(streamed.written.stderr))]);
   if (result.timedOut) process.stderr.write(`docker-python-sandbox: the program was stopped at its time limit (${timeoutMs} ms)\n`);
   else if (result.oomKilled) process.stderr.write('docker-python-sandbox: the program was killed at its memory limit (out of memory)\n');
   else if (result.truncated) process.stderr.write('docker-python-sandbox: the program was stopped at the output limit\n');

@@ -109,7 +109,7 @@ export class RuntimeNotFoundError extends SandboxError {
       `The Docker engine has no runtime "${runtime}" (it has: ${available.join(', ') || 'none listed'}). ` +
         (runtime === 'runsc'
           ? 'Install and register gVisor with `npm run setup` (as root with apt-get), or leave the `runtime` option unset.'
-          : 'Register it in the engine\'s daemon.json, or leave the `runtime` option unset.'),
+          : "Register it in the engine's daemon.json, or leave the `runtime` option unset."),
       details,
     );
     this.runtime = runtime;
@@ -126,11 +126,9 @@ export class ContainerStartError extends SandboxError {
 /** The run's AbortSignal fired: it left the queue, or its container was killed. `cause` is the signal's reason. */
 export class AbortError extends SandboxError {
   constructor(reason: unknown, whileRunning: boolean) {
-    super(
-      'ERR_ABORTED',
-      whileRunning ? 'The run was aborted while it ran; its container was killed.' : 'The run was aborted before it started.',
-      { cause: reason },
-    );
+    super('ERR_ABORTED', whileRunning ? 'The run was aborted while it ran; its container was killed.' : 'The run was aborted before it started.', {
+      cause: reason,
+    });
   }
 }
 
@@ -152,10 +150,7 @@ export class SandboxClosedError extends SandboxError {
 export class QueueFullError extends SandboxError {
   readonly maxQueue: number;
   constructor(maxQueue: number) {
-    super(
-      'ERR_QUEUE_FULL',
-      `${maxQueue} runs are already waiting for a container (the Sandbox's maxQueue); try again later, or raise maxQueue or poolSize.`,
-    );
+    super('ERR_QUEUE_FULL', `${maxQueue} runs are already waiting for a container (the Sandbox's maxQueue); try again later, or raise maxQueue or poolSize.`);
     this.maxQueue = maxQueue;
   }
 }

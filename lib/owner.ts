@@ -73,7 +73,10 @@ export function parseNamespace(text: string | undefined): string | undefined {
 export function parseStartTime(stat: string): string | undefined {
   const close = stat.lastIndexOf(')');
   if (close < 0) return undefined;
-  const fields = stat.slice(close + 1).trim().split(/\s+/);
+  const fields = stat
+    .slice(close + 1)
+    .trim()
+    .split(/\s+/);
   return parseStart(fields[22 - 3]); // fields[0] is field 3 (state)
 }
 

@@ -42,7 +42,7 @@ export interface SkippedFile {
   reason: string;
 }
 // Compilation fails here when SkippedFile and what the collector makes differ in a key or its type.
-type SkippedFileMatchesCollector = NoDifference<DifferingKeys<SkippedFile, CollectorSkippedFile>>;
+type _SkippedFileMatchesCollector = NoDifference<DifferingKeys<SkippedFile, CollectorSkippedFile>>;
 
 /**
  * What a run resolves with. A program failing is not an error: it is a result with
@@ -103,15 +103,7 @@ const SIGNAL_NAMES = new Map(Object.entries(constants.signals).map(([name, numbe
 export function toRunResult(execution: Execution, queuedMs: number): RunResult {
   const timedOut = execution.reason === 'timeout';
   const isError = timedOut || execution.oomKilled || execution.truncated || execution.exitCode !== 0;
-  const status: RunStatus = timedOut
-    ? 'timeout'
-    : execution.oomKilled
-      ? 'oom'
-      : execution.truncated
-        ? 'output_limit'
-        : isError
-          ? 'error'
-          : 'ok';
+  const status: RunStatus = timedOut ? 'timeout' : execution.oomKilled ? 'oom' : execution.truncated ? 'output_limit' : isError ? 'error' : 'ok';
   const runMs = round(execution.durationMs);
   return {
     stdout: execution.stdout,

@@ -92,7 +92,8 @@ export class Sandbox implements AsyncDisposable {
   /** Containers by state, queued runs, and whether new containers can be made (`failing`, `lastError`). */
   stats(): SandboxStats {
     const stats = this.#runner.stats();
-    if (stats === undefined) return { size: this.options.poolSize, ready: 0, busy: 0, starting: 0, queued: 0, failing: false, consecutiveFailures: 0, lastError: null };
+    if (stats === undefined)
+      return { size: this.options.poolSize, ready: 0, busy: 0, starting: 0, queued: 0, failing: false, consecutiveFailures: 0, lastError: null };
     return { ...stats, lastError: stats.lastError instanceof Error ? stats.lastError : null };
   }
 

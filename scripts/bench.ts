@@ -78,7 +78,8 @@ async function main(): Promise<void> {
   await writeResultFile('latest.svg', renderSvg(report));
   process.stdout.write(renderText(report) + '\n');
   log(`wrote ${file}, ${RESULTS_DIR}/latest.json and ${RESULTS_DIR}/latest.svg`);
-  if (leakedContainers.length > 0) throw new ScriptFailure(`Sandbox cleanup() left ${leakedContainers.length} container(s) behind (removed now): ${leakedContainers.join(', ')}`);
+  if (leakedContainers.length > 0)
+    throw new ScriptFailure(`Sandbox cleanup() left ${leakedContainers.length} container(s) behind (removed now): ${leakedContainers.join(', ')}`);
 }
 
 /** Removes everything the bench may have left: open Sandboxes and baseline containers. */

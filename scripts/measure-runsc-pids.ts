@@ -61,9 +61,12 @@ let current: ContainerFleet | undefined;
  * goes on, tries those removals again at the end, and names what is left.
  */
 const leaked = new Set<string>();
-const interruption = cleanUpOnInterrupt(async () => {
-  await current?.stop();
-}, (message) => process.stderr.write(`${message}\n`));
+const interruption = cleanUpOnInterrupt(
+  async () => {
+    await current?.stop();
+  },
+  (message) => process.stderr.write(`${message}\n`),
+);
 
 async function pidsOf(fleetId: string): Promise<number | null> {
   const ids = (await execa('docker', ['ps', '-q', '--filter', `label=${SANDBOX_LABEL}=${fleetId}`])).stdout.split('\n').filter(Boolean);
@@ -112,7 +115,8 @@ async function attempt(pidsLimit: number): Promise<Attempt> {
     const first = await runOne('print(1)', '1\n');
     if (first.problem !== undefined) return result(false, first.stage === 'initialize' ? 'initialize' : 'print', first.problem, first.pids);
     const second = await runOne(SUBPROCESS_CODE, "b'2\\n'\n");
-    if (second.problem !== undefined) return result(false, second.stage === 'initialize' ? 'initialize' : 'subprocess', second.problem, second.pids ?? first.pids);
+    if (second.problem !== undefined)
+      return result(false, second.stage === 'initialize' ? 'initialize' : 'subprocess', second.problem, second.pids ?? first.pids);
     return result(true, null, 'ok', first.pids);
   } finally {
     await fleet.stop().catch((error: unknown) => {
@@ -134,7 +138,10 @@ async function tryLimit(pidsLimit: number): Promise<boolean> {
 }
 
 async function main(): Promise<void> {
-  const runsc = await execa('runsc', ['--version']).then((r) => r.stdout.split('\n')[0] ?? 'unknown', () => 'unknown');
+  const runsc = await execa('runsc', ['--version']).then(
+    (r) => r.stdout.split('\n')[0] ?? 'unknown',
+    () => 'unknown',
+  );
   process.stderr.write(`runsc: ${runsc}; CPUs: ${availableParallelism()}\n`);
   if (VALUES !== undefined) {
     for (let round = 0; round < REPEATS; round++) for (const n of VALUES) await tryLimit(n);
@@ -189,7 +196,9 @@ function summarize(runsc: string, smallestReliable: number | undefined): void {
 /** Tries the removals that failed once more (only this script's fleets), and names what is still there. */
 async function sweepLeaked(): Promise<void> {
   for (const fleetId of leaked) {
-    const names = (await execa('docker', ['ps', '-a', '--format', '{{.Names}}', '--filter', `label=${SANDBOX_LABEL}=${fleetId}`])).stdout.split('\n').filter(Boolean);
+    const names = (await execa('docker', ['ps', '-a', '--format', '{{.Names}}', '--filter', `label=${SANDBOX_LABEL}=${fleetId}`])).stdout
+      .split('\n')
+      .filter(Boolean);
     if (names.length === 0) continue;
     const removal = await execa('docker', ['rm', '--force', '--volumes', ...names], { reject: false, timeout: 60_000 });
     if (removal.exitCode !== 0) {

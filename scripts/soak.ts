@@ -72,7 +72,9 @@ async function soak(): Promise<SoakReport> {
 
   sandbox = new Sandbox({ poolSize: POOL_SIZE, timeoutMs: TIMEOUT_MS });
   const { memoryLimitMb, maxOutputBytes } = sandbox.options;
-  log(`${config.mode}: ${config.runs} runs (${KINDS.map((kind) => `${tasks.filter((task) => task.kind === kind).length} ${kind}`).join(', ')}), seed ${config.seed}, concurrency ${CONCURRENCY}, poolSize ${POOL_SIZE}, timeoutMs ${TIMEOUT_MS}, memory ${memoryLimitMb} MB; sandbox ${sandbox.id}; gc ${gc ? 'forced' : 'not available'}`);
+  log(
+    `${config.mode}: ${config.runs} runs (${KINDS.map((kind) => `${tasks.filter((task) => task.kind === kind).length} ${kind}`).join(', ')}), seed ${config.seed}, concurrency ${CONCURRENCY}, poolSize ${POOL_SIZE}, timeoutMs ${TIMEOUT_MS}, memory ${memoryLimitMb} MB; sandbox ${sandbox.id}; gc ${gc ? 'forced' : 'not available'}`,
+  );
   await sandbox.initialize();
 
   const runner = new TaskRunner(sandbox, maxOutputBytes, config.runs, log);
@@ -103,9 +105,25 @@ async function soak(): Promise<SoakReport> {
     normalRunsAfterForkBombs: runner.afterBombs,
     wallS: round(wallS, 1),
     runsPerSecond: round(config.runs / wallS, 2),
-    rss: { gc: gc !== undefined, afterWarmupMb: bytesToMb(warm.usage.rss), endMb: bytesToMb(final.usage.rss), growthMb: bytesToMb(final.usage.rss - warm.usage.rss), peakMb: bytesToMb(peakRssBytes), limitMb: RSS_GROWTH_LIMIT_MB },
-    heapUsed: { afterWarmupMb: bytesToMb(warm.usage.heapUsed), endMb: bytesToMb(final.usage.heapUsed), growthMb: bytesToMb(final.usage.heapUsed - warm.usage.heapUsed), limitMb: HEAP_GROWTH_LIMIT_MB },
-    memory: { afterWarmup: memoryUsageInMb(warm.usage), end: memoryUsageInMb(final.usage), settleSeriesMb: { afterWarmup: warm.seriesMb, end: final.seriesMb } },
+    rss: {
+      gc: gc !== undefined,
+      afterWarmupMb: bytesToMb(warm.usage.rss),
+      endMb: bytesToMb(final.usage.rss),
+      growthMb: bytesToMb(final.usage.rss - warm.usage.rss),
+      peakMb: bytesToMb(peakRssBytes),
+      limitMb: RSS_GROWTH_LIMIT_MB,
+    },
+    heapUsed: {
+      afterWarmupMb: bytesToMb(warm.usage.heapUsed),
+      endMb: bytesToMb(final.usage.heapUsed),
+      growthMb: bytesToMb(final.usage.heapUsed - warm.usage.heapUsed),
+      limitMb: HEAP_GROWTH_LIMIT_MB,
+    },
+    memory: {
+      afterWarmup: memoryUsageInMb(warm.usage),
+      end: memoryUsageInMb(final.usage),
+      settleSeriesMb: { afterWarmup: warm.seriesMb, end: final.seriesMb },
+    },
     ...unhandled,
     leftovers,
   };

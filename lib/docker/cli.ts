@@ -40,7 +40,8 @@ const DEFAULT_TIMEOUT_MS = 60_000;
 const STDERR_IN_MESSAGE = 4_000;
 
 /** Engine-down messages of the docker CLI (unix socket, TCP, ssh and Windows pipe forms). */
-const ENGINE_DOWN = /Cannot connect to the Docker daemon|error during connect|Is the docker daemon running|connect: no such file or directory|connect: connection refused|dial unix .*: connect/i;
+const ENGINE_DOWN =
+  /Cannot connect to the Docker daemon|error during connect|Is the docker daemon running|connect: no such file or directory|connect: connection refused|dial unix .*: connect/i;
 
 export class DockerCli {
   readonly #config: DockerCliConfig;

@@ -43,6 +43,8 @@ const MIB = 1024 * 1024;
  */
 export function buildAttachedRunArgs(spec: ContainerSpec): string[] {
   const labels = Object.entries(spec.labels).flatMap(([key, value]) => ['--label', value === '' ? key : `${key}=${value}`]);
+  // A flag and its value stay on one line, for review.
+  // prettier-ignore
   return [
     'run',
     '--interactive',
@@ -70,6 +72,8 @@ export function buildDetachedRunArgs(spec: ContainerSpec): string[] {
 export function buildLimitArgs(limits: ContainerLimits): string[] {
   const memory = `${limits.memoryLimitMb}m`;
   const [uid = '1000', gid = uid] = limits.user.split(':');
+  // A flag and its value stay on one line, for review.
+  // prettier-ignore
   return [
     ...(limits.runtime === undefined ? [] : ['--runtime', limits.runtime]),
     '--network', limits.network,
@@ -103,6 +107,7 @@ export function buildUpdateArgs(container: string, limits: { memoryLimitMb: numb
 
 /** A stream of the engine's container events for containers with a label, one JSON object per line. */
 export function buildEventsArgs(label: string, events: readonly string[]): string[] {
+  // prettier-ignore
   return ['events', '--format', '{{json .}}', '--filter', 'type=container', '--filter', `label=${label}`, ...events.flatMap((event) => ['--filter', `event=${event}`])];
 }
 

@@ -143,12 +143,12 @@ export class DockerEngine {
   }
 
   async #list(labels: Readonly<Record<string, string | undefined>>, format: string): Promise<string[]> {
-    const filters = Object.entries(labels).flatMap(([key, value]) => [
-      '--filter',
-      value === undefined ? `label=${key}` : `label=${key}=${value}`,
-    ]);
+    const filters = Object.entries(labels).flatMap(([key, value]) => ['--filter', value === undefined ? `label=${key}` : `label=${key}=${value}`]);
     const { stdout } = await this.#cli.run(['ps', '--all', '--no-trunc', '--format', format, ...filters]);
-    return stdout.split('\n').map((line) => line.trim()).filter(Boolean);
+    return stdout
+      .split('\n')
+      .map((line) => line.trim())
+      .filter(Boolean);
   }
 }
 
@@ -160,6 +160,9 @@ function asImageError(error: unknown, image: string): unknown {
 }
 
 function onlyMissingContainers(stderr: string): boolean {
-  const lines = stderr.split('\n').map((line) => line.trim()).filter(Boolean);
+  const lines = stderr
+    .split('\n')
+    .map((line) => line.trim())
+    .filter(Boolean);
   return lines.length > 0 && lines.every((line) => ALREADY_GONE.test(line));
 }

@@ -9,6 +9,7 @@ export function formatCommand(binary: string, args: readonly string[]): string {
   return [binary, ...args].map(quote).join(' ');
 }
 
+// eslint-disable-next-line no-control-regex -- finding control characters is the point
 const CONTROL = /[\x00-\x1f\x7f]/g;
 const NAMED: Readonly<Record<string, string>> = { '\n': '\\n', '\t': '\\t', '\r': '\\r' };
 

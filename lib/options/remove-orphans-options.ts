@@ -49,7 +49,7 @@ const removeOrphansShape = z
 
 export type ResolvedRemoveOrphansOptions = z.output<typeof removeOrphansShape>;
 // Compilation fails here when RemoveOrphansOptions and what the schema accepts differ (see SandboxOptions).
-type RemoveOrphansOptionsMatchSchema = NoDifference<DifferingKeys<RemoveOrphansOptions, z.input<typeof removeOrphansShape>>>;
+type _RemoveOrphansOptionsMatchSchema = NoDifference<DifferingKeys<RemoveOrphansOptions, z.input<typeof removeOrphansShape>>>;
 
 /** Validates `removeOrphans()` options the way Sandbox options are: SandboxOptionsError naming each problem. */
 export function parseRemoveOrphansOptions(input: unknown): ResolvedRemoveOrphansOptions {

@@ -12,9 +12,12 @@ import type { ResolvedSandboxOptions } from './sandbox-options.js';
 export const MAX_STDIN_BYTES = 64 * 1024 * 1024;
 const MAX_COLLECT_PATTERNS = 100;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-const noNul = (what: string) => z.string({ error: `must be ${what}` }).refine((value) => !value.includes('\0'), { error: `must be ${what} without NUL characters` });
+const noNul = (what: string) =>
+  z.string({ error: `must be ${what}` }).refine((value) => !value.includes('\0'), { error: `must be ${what} without NUL characters` });
 const callback = (name: string) =>
-  z.custom<(chunk: string) => void>((value) => typeof value === 'function', { error: `must be a function (chunk: string) => void, called as ${name} output arrives` });
+  z.custom<(chunk: string) => void>((value) => typeof value === 'function', {
+    error: `must be a function (chunk: string) => void, called as ${name} output arrives`,
+  });
 
 /**
  * The object form of `run()`'s parameter. Bad parameters reject with a `RunParamsError` that names
@@ -133,7 +136,7 @@ const runObjectSchema = z
       .refine((value) => Buffer.byteLength(value) <= MAX_STDIN_BYTES, { error: `must be at most ${MAX_STDIN_BYTES} bytes` })
       .optional(),
     files: z
-      .record(z.string(), z.union([z.string(), z.instanceof(Buffer)], { error: 'must be a string or a Buffer (the file\'s contents)' }), {
+      .record(z.string(), z.union([z.string(), z.instanceof(Buffer)], { error: "must be a string or a Buffer (the file's contents)" }), {
         error: 'must be an object of relative paths to string or Buffer contents, e.g. { "data.csv": "a,b" }',
       })
       .superRefine((files, context) => {
@@ -148,7 +151,8 @@ const runObjectSchema = z
       .record(z.string(), noNul('a string'), { error: 'must be an object of string values, e.g. { MODE: "test" }' })
       .superRefine((env, context) => {
         for (const name of Object.keys(env)) {
-          if (!ENV_NAME.test(name)) context.addIssue({ code: 'custom', path: [name], message: 'is not a variable name: use letters, digits and _, like MY_VAR' });
+          if (!ENV_NAME.test(name))
+            context.addIssue({ code: 'custom', path: [name], message: 'is not a variable name: use letters, digits and _, like MY_VAR' });
         }
       })
       .optional(),
@@ -169,7 +173,7 @@ const runObjectSchema = z
   .strict();
 
 // Compilation fails here when RunParamsObject and what the schema accepts differ (see SandboxOptions).
-type RunParamsMatchSchema = NoDifference<DifferingKeys<RunParamsObject, z.input<typeof runObjectSchema>>>;
+type _RunParamsMatchSchema = NoDifference<DifferingKeys<RunParamsObject, z.input<typeof runObjectSchema>>>;
 
 export interface ResolvedRunParams {
   code: string;
@@ -207,7 +211,10 @@ export function parseRunParams(input: unknown, defaults: ResolvedSandboxOptions)
   const filesBytes = [...files.values()].reduce((total, content) => total + content.length, 0);
   if (filesBytes > defaults.maxFilesBytes) {
     throw new RunParamsError([
-      { path: 'files', message: `total ${filesBytes} bytes, more than the Sandbox's maxFilesBytes (${defaults.maxFilesBytes}); raise maxFilesBytes to allow more` },
+      {
+        path: 'files',
+        message: `total ${filesBytes} bytes, more than the Sandbox's maxFilesBytes (${defaults.maxFilesBytes}); raise maxFilesBytes to allow more`,
+      },
     ]);
   }
   if (beyond.length > 0) {

@@ -357,9 +357,9 @@ export type ResolvedSandboxOptions = Required<Omit<SandboxOptions, UnsetByDefaul
 
 // Compilation fails here when SandboxOptions and what the schema accepts differ in a key, its type
 // or whether it may be left out: a new option needs both its rule above and its documentation.
-type SandboxOptionsMatchSchema = NoDifference<DifferingKeys<SandboxOptions, z.input<typeof sandboxOptionsSchema>>>;
+type _SandboxOptionsMatchSchema = NoDifference<DifferingKeys<SandboxOptions, z.input<typeof sandboxOptionsSchema>>>;
 // ...and here when the schema's output is not ResolvedSandboxOptions (a default added or removed).
-type ResolvedSandboxOptionsMatchSchema = NoDifference<DifferingKeys<ResolvedSandboxOptions, z.output<typeof sandboxOptionsSchema>>>;
+type _ResolvedSandboxOptionsMatchSchema = NoDifference<DifferingKeys<ResolvedSandboxOptions, z.output<typeof sandboxOptionsSchema>>>;
 
 export function parseSandboxOptions(input: unknown): ResolvedSandboxOptions {
   const parsed = sandboxOptionsSchema.safeParse(input ?? {});

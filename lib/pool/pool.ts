@@ -137,10 +137,7 @@ export class Pool<T> {
       };
       signal?.addEventListener('abort', onAbort, { once: true });
       if (this.#queueTimeoutMs > 0) {
-        timer = setTimeout(
-          () => waiter.reject(this.#failing ? this.#lastError : new QueueTimeoutError(this.#queueTimeoutMs)),
-          this.#queueTimeoutMs,
-        );
+        timer = setTimeout(() => waiter.reject(this.#failing ? this.#lastError : new QueueTimeoutError(this.#queueTimeoutMs)), this.#queueTimeoutMs);
       }
       this.#waiters.push(waiter);
       this.#pump();

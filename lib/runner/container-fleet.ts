@@ -147,7 +147,11 @@ export class ContainerFleet implements PoolResourceFactory<WarmContainer> {
    * start), for runs whose limits a warm container cannot take; removes it afterwards.
    */
   async executeDedicated(code: string, options: ExecuteOptions): Promise<Execution> {
-    const limits = { ...this.#settings.limits, memoryLimitMb: options.memoryLimitMb ?? this.#settings.limits.memoryLimitMb, cpus: options.cpus ?? this.#settings.limits.cpus };
+    const limits = {
+      ...this.#settings.limits,
+      memoryLimitMb: options.memoryLimitMb ?? this.#settings.limits.memoryLimitMb,
+      cpus: options.cpus ?? this.#settings.limits.cpus,
+    };
     const container = await this.#start({ ...this.#settings, limits });
     try {
       return await container.execute(code, options);

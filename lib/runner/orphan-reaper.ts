@@ -46,10 +46,7 @@ const LISTED_LABELS = [...OWNER_LABELS, SANDBOX_LABEL, ROLE_LABEL];
  * The containers to remove: all of them with `all`; otherwise those whose labels name an owner that
  * is dead. A container without owner labels (made by an older version) is left alone without `all`.
  */
-export function selectOrphanContainers(
-  containers: readonly LabelledContainer[],
-  options: { all?: boolean; probe?: OwnerProbe } = {},
-): LabelledContainer[] {
+export function selectOrphanContainers(containers: readonly LabelledContainer[], options: { all?: boolean; probe?: OwnerProbe } = {}): LabelledContainer[] {
   if (options.all === true) return [...containers];
   const probe = options.probe ?? systemProbe;
   return containers.filter((container) => {

@@ -91,7 +91,9 @@ export class SandboxRunner {
         // The container was gone before the program started: nothing ran, so run it on another.
         if (!(error instanceof ContainerLostError)) throw error;
         if (attempt === MAX_LOST_CONTAINERS) {
-          throw new ContainerStartError(`${attempt} containers in a row were gone before the program could start; is something removing them?`, { cause: error });
+          throw new ContainerStartError(`${attempt} containers in a row were gone before the program could start; is something removing them?`, {
+            cause: error,
+          });
         }
       } finally {
         if (dedicated) pool.putBack(container);

@@ -80,7 +80,12 @@ export function evaluateTargets(report: Omit<BenchReport, 'targets' | 'durationS
     checkTarget('(b)/(a) p50 >= 10x', ratios.latencyP50BOverA, (v) => v >= 10, times),
     checkTarget('throughput a/b at c=4 >= 1.0', ratios.throughputAOverB['4'], (v) => v >= 1, times),
     checkTarget('pool of 8 ready <= 1500 ms', poolReady.find((p) => p.poolSize === 8)?.medianMs, (v) => v <= 1500, ms),
-    checkTarget(`RSS growth < 20 MB (${rss.runs} runs)`, rss.growthMb, (v) => v < 20, (v) => `${v.toFixed(1)} MB`),
+    checkTarget(
+      `RSS growth < 20 MB (${rss.runs} runs)`,
+      rss.growthMb,
+      (v) => v < 20,
+      (v) => `${v.toFixed(1)} MB`,
+    ),
     checkTarget('runsc p50 <= 2x runc p50', ratios.latencyP50RunscOverRunc, (v) => v <= 2, times),
   ];
 }

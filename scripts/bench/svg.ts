@@ -25,7 +25,10 @@ function barChart(title: string, groups: { caption: string; bars: Bar[] }[], x: 
   const plotHeight = height - top - bottom;
   const max = Math.max(1e-9, ...groups.flatMap((group) => group.bars.map((bar) => bar.value)));
   const groupWidth = width / Math.max(1, groups.length);
-  const parts: string[] = [`<g transform="translate(${x},${y})">`, `<text x="${width / 2}" y="20" text-anchor="middle" font-weight="bold">${escapeXml(title)}</text>`];
+  const parts: string[] = [
+    `<g transform="translate(${x},${y})">`,
+    `<text x="${width / 2}" y="20" text-anchor="middle" font-weight="bold">${escapeXml(title)}</text>`,
+  ];
   parts.push(`<line x1="0" y1="${top + plotHeight}" x2="${width}" y2="${top + plotHeight}" stroke="#333"/>`);
   groups.forEach((group, g) => {
     const barWidth = Math.min(60, (groupWidth - 20) / Math.max(1, group.bars.length));
@@ -34,10 +37,16 @@ function barChart(title: string, groups: { caption: string; bars: Bar[] }[], x: 
       const h = Math.max(1, (bar.value / max) * plotHeight);
       const bx = start + b * barWidth;
       const by = top + plotHeight - h;
-      parts.push(`<rect x="${bx.toFixed(1)}" y="${by.toFixed(1)}" width="${(barWidth - 4).toFixed(1)}" height="${h.toFixed(1)}" fill="${bar.color}"><title>${escapeXml(`${bar.label}: ${bar.text}`)}</title></rect>`);
-      parts.push(`<text x="${(bx + (barWidth - 4) / 2).toFixed(1)}" y="${(by - 4).toFixed(1)}" text-anchor="middle" font-size="11">${escapeXml(bar.text)}</text>`);
+      parts.push(
+        `<rect x="${bx.toFixed(1)}" y="${by.toFixed(1)}" width="${(barWidth - 4).toFixed(1)}" height="${h.toFixed(1)}" fill="${bar.color}"><title>${escapeXml(`${bar.label}: ${bar.text}`)}</title></rect>`,
+      );
+      parts.push(
+        `<text x="${(bx + (barWidth - 4) / 2).toFixed(1)}" y="${(by - 4).toFixed(1)}" text-anchor="middle" font-size="11">${escapeXml(bar.text)}</text>`,
+      );
     });
-    parts.push(`<text x="${(g * groupWidth + groupWidth / 2).toFixed(1)}" y="${top + plotHeight + 18}" text-anchor="middle" font-size="12">${escapeXml(group.caption)}</text>`);
+    parts.push(
+      `<text x="${(g * groupWidth + groupWidth / 2).toFixed(1)}" y="${top + plotHeight + 18}" text-anchor="middle" font-size="12">${escapeXml(group.caption)}</text>`,
+    );
   });
   parts.push('</g>');
   return parts.join('\n');
@@ -57,7 +66,10 @@ export function renderSvg(report: BenchReport): string {
   }));
   const legend = (['a', 'aRunsc', 'b', 'c'] as const)
     .filter((key) => key !== 'aRunsc' || report.latencyMs.aRunsc !== undefined)
-    .map((key, i) => `<rect x="${20 + i * 230}" y="372" width="12" height="12" fill="${COLORS[key]}"/><text x="${38 + i * 230}" y="382" font-size="12">${escapeXml(SUBJECT_NAMES[key])}</text>`)
+    .map(
+      (key, i) =>
+        `<rect x="${20 + i * 230}" y="372" width="12" height="12" fill="${COLORS[key]}"/><text x="${38 + i * 230}" y="382" font-size="12">${escapeXml(SUBJECT_NAMES[key])}</text>`,
+    )
     .join('\n');
   const caption = `docker-python-sandbox bench (${report.mode}), ${report.timestamp}, commit ${report.commit}${report.dirty ? ' (dirty)' : ''}`;
   return [

@@ -60,12 +60,18 @@ function poolReadySection(report: BenchReport): string[] {
   return [
     '',
     `3. Time until the pool is ready, ms (initialize(); ${repeats > 1 ? `median of ${repeats}` : 'one try'})`,
-    table(['poolSize', 'ready', 'samples'], report.poolReady.map((p) => [String(p.poolSize), fmt(p.medianMs, 0), p.samplesMs.map((s) => s.toFixed(0)).join(', ')])),
+    table(
+      ['poolSize', 'ready', 'samples'],
+      report.poolReady.map((p) => [String(p.poolSize), fmt(p.medianMs, 0), p.samplesMs.map((s) => s.toFixed(0)).join(', ')]),
+    ),
   ];
 }
 
 function cpuSection(report: BenchReport): string[] {
-  const out = ['', `4. Host CPU per run at concurrency ${CPU_CONCURRENCY}, ms (host-wide non-idle /proc/stat time incl. steal; (a) includes refilling the pool)`];
+  const out = [
+    '',
+    `4. Host CPU per run at concurrency ${CPU_CONCURRENCY}, ms (host-wide non-idle /proc/stat time incl. steal; (a) includes refilling the pool)`,
+  ];
   const cpuLevel = report.throughput.find((level) => level.concurrency === CPU_CONCURRENCY);
   if (!cpuLevel) return [...out, '  (not measured: no phase at this concurrency)'];
   const aCpu = cpuLevel.a.cpu?.msPerRun;

@@ -7,7 +7,11 @@ import { ScriptFailure } from './script.js';
 
 /** Runs `docker ...args` (with `input` on stdin); a non-zero exit is a ScriptFailure with its stderr. */
 export async function docker(args: readonly string[], input?: string): Promise<{ stdout: string; stderr: string }> {
-  const result = await execa('docker', args, input === undefined ? { stdin: 'ignore', reject: false, stripFinalNewline: false } : { input, reject: false, stripFinalNewline: false });
+  const result = await execa(
+    'docker',
+    args,
+    input === undefined ? { stdin: 'ignore', reject: false, stripFinalNewline: false } : { input, reject: false, stripFinalNewline: false },
+  );
   if (result.exitCode !== 0) {
     // The first words name the command; the rest is often a long list of limit flags.
     const command = args.length > 3 ? `${args.slice(0, 3).join(' ')} ...` : args.join(' ');

@@ -34,7 +34,8 @@ export async function backgroundCpuRate(ms = 500): Promise<number> {
 
 /** global.gc with --expose-gc; otherwise the flag is switched on at run time to get one. */
 export function garbageCollector(): (() => void) | undefined {
-  if (typeof globalThis.gc === 'function') return globalThis.gc;
+  const exposed = globalThis.gc;
+  if (typeof exposed === 'function') return () => void exposed();
   try {
     setFlagsFromString('--expose-gc');
     const gc: unknown = runInNewContext('gc');
@@ -51,5 +52,5 @@ export function bytesToMb(bytes: number): number {
 
 /** process.memoryUsage() with every figure in MB. */
 export function memoryUsageInMb(usage: NodeJS.MemoryUsage): Record<string, number> {
-  return Object.fromEntries(Object.entries(usage).map(([key, bytes]) => [key, bytesToMb(bytes)]));
+  return Object.fromEntries((Object.entries(usage) as [string, number][]).map(([key, bytes]) => [key, bytesToMb(bytes)]));
 }

@@ -37,7 +37,10 @@ async function ownerPids(ids: readonly string[]): Promise<Map<string, string>> {
   const owners = new Map<string, string>();
   if (ids.length === 0) return owners;
   // Not through docker(): a container removed meanwhile makes inspect exit 1, and the others still count.
-  const result = await execa('docker', ['inspect', '--format', `{{.Id}} {{index .Config.Labels "${OWNER_PID_LABEL}"}}`, ...ids], { reject: false, stdin: 'ignore' });
+  const result = await execa('docker', ['inspect', '--format', `{{.Id}} {{index .Config.Labels "${OWNER_PID_LABEL}"}}`, ...ids], {
+    reject: false,
+    stdin: 'ignore',
+  });
   for (const line of result.stdout.split('\n')) {
     const [id, pid = ''] = line.trim().split(' ');
     if (id) owners.set(id, pid);
@@ -62,6 +65,14 @@ export async function findLeftovers(snapshot: Snapshot, sandboxId: string): Prom
   const owners = await ownerPids(newLabelled);
   const ownNewLabelled = newLabelled.filter((id) => !owners.has(id) || owners.get(id) === String(process.pid));
   const tempEntries = await readdir(snapshot.privateTmp);
-  const tempDirsInSharedTmp = (await dpsEntries(snapshot.sharedTmp)).filter((name) => !snapshot.sharedTmpBefore.has(name) && name.startsWith(`dps-${process.pid}-`));
-  return { sandboxContainers, ownNewLabelledContainers: ownNewLabelled, foreignNewLabelledContainers: newLabelled.length - ownNewLabelled.length, tempEntries, tempDirsInSharedTmp };
+  const tempDirsInSharedTmp = (await dpsEntries(snapshot.sharedTmp)).filter(
+    (name) => !snapshot.sharedTmpBefore.has(name) && name.startsWith(`dps-${process.pid}-`),
+  );
+  return {
+    sandboxContainers,
+    ownNewLabelledContainers: ownNewLabelled,
+    foreignNewLabelledContainers: newLabelled.length - ownNewLabelled.length,
+    tempEntries,
+    tempDirsInSharedTmp,
+  };
 }

@@ -44,7 +44,9 @@ export class TaskRunner {
     totalRuns: number,
     private readonly log: Log,
   ) {
-    this.tick = progress(totalRuns, (done) => log(`${done}/${totalRuns} runs, ${this.failures.length} failures, rss ${bytesToMb(process.memoryUsage().rss)} MB`));
+    this.tick = progress(totalRuns, (done) =>
+      log(`${done}/${totalRuns} runs, ${this.failures.length} failures, rss ${bytesToMb(process.memoryUsage().rss)} MB`),
+    );
   }
 
   /** Runs the tasks in order, CONCURRENCY at a time. A run never rejects here: a rejection is a failure of its task. */

@@ -19,7 +19,9 @@ export function renderText(report: SoakReport): string {
   );
   for (const kind of KINDS) {
     const k = report.kinds[kind];
-    const endings = Object.entries(k.statuses).map(([status, n]) => `${status} ${n}`).join(', ');
+    const endings = Object.entries(k.statuses)
+      .map(([status, n]) => `${status} ${n}`)
+      .join(', ');
     out.push(
       `  ${kind.padEnd(14)} ${String(k.runs).padStart(5)} ${String(k.failures).padStart(7)} ${String(k.p50Ms).padStart(8)} ${String(k.p95Ms).padStart(8)} ${String(k.maxMs).padStart(8)} ${`${k.programP50Ms} / ${k.programMaxMs}`.padStart(19)}   ${endings}`,
     );

@@ -27,8 +27,9 @@ export class FakeFactory implements PoolResourceFactory<FakeResource> {
     });
   }
 
-  async destroy(items: readonly FakeResource[]): Promise<void> {
+  destroy(items: readonly FakeResource[]): Promise<void> {
     this.destroyBatches.push(items.map((item) => item.id));
+    return Promise.resolve();
   }
 
   get destroyed(): number[] {

@@ -58,7 +58,7 @@ export interface PrivateEngine {
    * they were registered: a Sandbox's t.after(cleanup), registered after startPrivateEngine(t),
    * would run once the engine is gone, and fail.
    */
-  onTeardown(work: () => Promise<unknown> | unknown): void;
+  onTeardown(work: () => unknown): void;
 }
 
 export interface PrivateEngineOptions {
@@ -150,7 +150,7 @@ class Engine implements PrivateEngine {
   #child: ChildProcess | undefined;
   #exited: Promise<void> = Promise.resolve();
   #tornDown = false;
-  readonly #teardownWork: (() => Promise<unknown> | unknown)[] = [];
+  readonly #teardownWork: (() => unknown)[] = [];
   /** If the process exits without the teardown (it should not), the daemon still goes down with it. */
   readonly #onExit = (): void => {
     this.#child?.kill('SIGTERM');
@@ -173,6 +173,8 @@ class Engine implements PrivateEngine {
     if (this.#tornDown) throw new Error(`the private engine in ${this.dir} was torn down`);
     if (this.#child !== undefined) return;
     const slot = this.#slot;
+    // A flag and its value stay on one line.
+    // prettier-ignore
     const args = [
       '--host', this.host,
       '--data-root', slot.dataRoot,
@@ -248,7 +250,7 @@ class Engine implements PrivateEngine {
     return { stdout: String(result.stdout ?? ''), stderr: String(result.stderr ?? ''), exitCode: result.exitCode ?? -1 };
   }
 
-  onTeardown(work: () => Promise<unknown> | unknown): void {
+  onTeardown(work: () => unknown): void {
     this.#teardownWork.push(work);
   }
 
@@ -476,7 +478,13 @@ async function findDockerd(): Promise<string> {
   const dirs = [...(process.env.PATH ?? '').split(delimiter), '/usr/sbin', '/usr/bin', '/usr/local/bin', '/usr/local/sbin'];
   for (const dir of dirs.filter(Boolean)) {
     const candidate = join(dir, 'dockerd');
-    if (await access(candidate).then(() => true, () => false)) return candidate;
+    if (
+      await access(candidate).then(
+        () => true,
+        () => false,
+      )
+    )
+      return candidate;
   }
   throw new Error('dockerd is not installed: run `npm run setup` (as root on Debian it installs docker.io)');
 }

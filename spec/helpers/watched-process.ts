@@ -85,7 +85,9 @@ export function watchedProcess(command: string, args: readonly string[], options
           if (condition(textOf(stdoutChunks))) finish();
         };
         const timer = setTimeout(() => finish(new Error(`${what}: not within ${ms} ms${describe()}`)), ms);
-        void exited.then((exit) => finish(condition(textOf(stdoutChunks)) ? undefined : new Error(`${what}: the child exited first (${JSON.stringify(exit)})${describe()}`)));
+        void exited.then((exit) =>
+          finish(condition(textOf(stdoutChunks)) ? undefined : new Error(`${what}: the child exited first (${JSON.stringify(exit)})${describe()}`)),
+        );
         changed.add(check);
         check();
       });
@@ -112,12 +114,18 @@ export function watchedProcess(command: string, args: readonly string[], options
 
 /** The JSON lines a child printed, parsed (lines that are not JSON are left out). */
 export function jsonLines(text: string): Record<string, unknown>[] {
-  return text.split('\n').flatMap((line) => {
+  const lines: Record<string, unknown>[] = [];
+  for (const line of text.split('\n')) {
     try {
       const value: unknown = JSON.parse(line);
-      return value !== null && typeof value === 'object' ? [value as Record<string, unknown>] : [];
+      if (isRecord(value)) lines.push(value);
     } catch {
-      return [];
+      // not a JSON line
     }
-  });
+  }
+  return lines;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
 }

@@ -31,7 +31,12 @@ function startCli(t: TestContext, args: string[], options: { env?: NodeJS.Proces
 /** Every container on the engine (running or not) whose owner-pid label names this process, with its role. */
 async function containersOwnedBy(pid: number): Promise<string[]> {
   const { stdout } = await promisify(execFile)('docker', [
-    'ps', '-a', '--filter', `label=${OWNER_PID_LABEL}=${pid}`, '--format', `{{.Names}} {{.Label "${ROLE_LABEL}"}}`,
+    'ps',
+    '-a',
+    '--filter',
+    `label=${OWNER_PID_LABEL}=${pid}`,
+    '--format',
+    `{{.Names}} {{.Label "${ROLE_LABEL}"}}`,
   ]);
   return stdout.split('\n').filter((line) => line !== '');
 }
@@ -54,7 +59,7 @@ async function cli(args: string[], options: { input?: string; env?: NodeJS.Proce
   return (await cliProcess(args, options)).outcome;
 }
 
-test('run FILE: the program\'s output goes to our stdout and stderr, its exit code becomes ours', async () => {
+test("run FILE: the program's output goes to our stdout and stderr, its exit code becomes ours", async () => {
   const { outcome, pid } = await cliProcess(['run', FIXTURE]);
   assert.deepEqual(outcome, { code: 7, stdout: 'to stdout\n', stderr: 'to stderr\n' });
   // By its owner label, since other processes may make and remove containers on the engine meanwhile.
@@ -76,7 +81,7 @@ test('--stdin feeds a file to the program and --arg passes arguments', async () 
 test('--json prints the whole result', async () => {
   const outcome = await cli(['run', '-', '--json'], { input: 'print("hi")' });
   assert.equal(outcome.code, 0);
-  const result = JSON.parse(outcome.stdout);
+  const result = JSON.parse(outcome.stdout) as Record<string, unknown>;
   assert.equal(result.stdout, 'hi\n');
   assert.equal(result.isError, false);
   assert.equal(result.exitCode, 0);
@@ -144,7 +149,7 @@ test('--file puts local files in the work dir; --collect with --out writes what 
 test('--json prints collected files as base64', async () => {
   const outcome = await cli(['run', '-', '--json', '--collect', '*.txt'], { input: "open('a.txt', 'w').write('hello')" });
   assert.equal(outcome.code, 0, outcome.stderr);
-  const result = JSON.parse(outcome.stdout);
+  const result = JSON.parse(outcome.stdout) as Record<string, unknown>;
   assert.deepEqual(result.files, { 'a.txt': Buffer.from('hello').toString('base64') });
   assert.deepEqual(result.skippedFiles, []);
 });
@@ -163,7 +168,7 @@ test('--collect without --out, --file escaping the work dir or without "=", exit
   }
 });
 
-test('run streams the program\'s stdout and stderr as they arrive, not when it ends', async (t) => {
+test("run streams the program's stdout and stderr as they arrive, not when it ends", async (t) => {
   const running = startCli(t, ['run', '-']);
   running.stdin!.end(
     [
@@ -179,7 +184,10 @@ test('run streams the program\'s stdout and stderr as they arrive, not when it e
   assert.equal(running.stdout, 'first\nsecond\n');
   assert.equal(running.stderr, 'warning\ndone\n');
   // The piece with "first" came while the program slept, well before the piece with "second".
-  for (const [stream, chunks, early, late] of [['stdout', running.stdoutChunks, 'first', 'second'], ['stderr', running.stderrChunks, 'warning', 'done']] as const) {
+  for (const [stream, chunks, early, late] of [
+    ['stdout', running.stdoutChunks, 'first', 'second'],
+    ['stderr', running.stderrChunks, 'warning', 'done'],
+  ] as const) {
     const first = chunks.find((chunk) => chunk.text.includes(early));
     const second = chunks.find((chunk) => chunk.text.includes(late));
     assert.ok(first !== undefined && second !== undefined && first !== second, `${stream}: ${JSON.stringify(chunks)}`);
@@ -201,7 +209,10 @@ test('run - with --stdin - is refused before anything is read from stdin', async
   assert.equal(running.stdout, '');
 });
 
-for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+for (const [signal, code] of [
+  ['SIGINT', 130],
+  ['SIGTERM', 143],
+] as const) {
   test(`${signal} during a run removes its containers and temp dirs, then exits ${code}`, async (t) => {
     // The CLI's own TMPDIR: its temp dirs are then the only ones there, named dps-<its pid>-*.
     const tempDir = await mkdtemp(join(tmpdir(), 'dps-cli-signal-'));
@@ -213,7 +224,10 @@ for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
 
     // What the signal must remove is there: the running container and its input dir.
     const before = await containersOwnedBy(pid);
-    assert.ok(before.some((line) => line.endsWith(' runner')), `a runner container of pid ${pid}: ${before.join(', ')}`);
+    assert.ok(
+      before.some((line) => line.endsWith(' runner')),
+      `a runner container of pid ${pid}: ${before.join(', ')}`,
+    );
     const ownTempDirs = async (): Promise<string[]> => (await readdir(tempDir)).filter((name) => name.startsWith(`dps-${pid}-`));
     assert.notDeepEqual(await ownTempDirs(), [], `a temp dir of pid ${pid} in ${tempDir}`);
 

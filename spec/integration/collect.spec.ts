@@ -61,7 +61,10 @@ test('collected files fill the cap in path order: exactly what fits comes back, 
   assert.deepEqual(Object.keys(result.files), ['part0.bin', 'part1.bin']);
   assert.equal(createHash('sha256').update(result.files['part0.bin']!).digest('hex'), digests[0]);
   assert.equal(createHash('sha256').update(result.files['part1.bin']!).digest('hex'), digests[1]);
-  assert.deepEqual(result.skippedFiles.map((file) => file.path), ['part2.bin', 'part3.bin', 'part4.bin']);
+  assert.deepEqual(
+    result.skippedFiles.map((file) => file.path),
+    ['part2.bin', 'part3.bin', 'part4.bin'],
+  );
 });
 
 test('symbolic links are never followed: not out of the work dir, not inside it', async (t) => {

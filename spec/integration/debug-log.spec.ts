@@ -17,14 +17,29 @@ async function ownerStderr(env: NodeJS.ProcessEnv): Promise<string> {
   return owner.stderr;
 }
 
-test('NODE_DEBUG=docker-python-sandbox logs each docker command with its exit code and duration, never a program\'s output', async () => {
+test("NODE_DEBUG=docker-python-sandbox logs each docker command with its exit code and duration, never a program's output", async () => {
   const stderr = await ownerStderr({ NODE_DEBUG: 'docker-python-sandbox' });
   const lines = stderr.split('\n').filter(Boolean);
-  assert.ok(lines.every((line) => LINE.test(line)), `only debug lines:\n${stderr}`);
-  assert.ok(lines.some((line) => /docker image inspect --format '\{\{\.Id\}\}' docker-python-sandbox:latest: exit 0 in \d+ ms$/.test(line)), stderr);
-  assert.ok(lines.some((line) => /started docker run --interactive --rm /.test(line)), stderr);
-  assert.ok(lines.some((line) => /docker run --interactive --rm .*: exit 0 in \d+ ms$/.test(line)), 'the run\'s container ended, with its duration');
-  assert.ok(lines.some((line) => /docker rm --force --volumes .*: exit \d+ in \d+ ms$/.test(line)), stderr);
+  assert.ok(
+    lines.every((line) => LINE.test(line)),
+    `only debug lines:\n${stderr}`,
+  );
+  assert.ok(
+    lines.some((line) => /docker image inspect --format '\{\{\.Id\}\}' docker-python-sandbox:latest: exit 0 in \d+ ms$/.test(line)),
+    stderr,
+  );
+  assert.ok(
+    lines.some((line) => /started docker run --interactive --rm /.test(line)),
+    stderr,
+  );
+  assert.ok(
+    lines.some((line) => /docker run --interactive --rm .*: exit 0 in \d+ ms$/.test(line)),
+    "the run's container ended, with its duration",
+  );
+  assert.ok(
+    lines.some((line) => /docker rm --force --volumes .*: exit \d+ in \d+ ms$/.test(line)),
+    stderr,
+  );
   assert.ok(!stderr.includes('a secret the program printed'));
 });
 

@@ -40,7 +40,11 @@ test('warm containers removed from outside are noticed and replaced; the runs th
   const results = await Promise.all([sandbox.run('print(1)'), sandbox.run('print(2)'), sandbox.run('print(3)')]);
   assert.deepEqual(
     results.map((result) => [result.status, result.stdout]),
-    [['ok', '1\n'], ['ok', '2\n'], ['ok', '3\n']],
+    [
+      ['ok', '1\n'],
+      ['ok', '2\n'],
+      ['ok', '3\n'],
+    ],
   );
   await sandbox.whenWarm();
   const now = await runnerContainers(sandbox.id);
@@ -58,7 +62,11 @@ test('every container of a pool removed from outside, network-namespace holders 
   const results = await Promise.all([sandbox.run('print(1)'), sandbox.run('print(2)'), sandbox.run('print(3)')]);
   assert.deepEqual(
     results.map((result) => [result.status, result.stdout, result.stderr]),
-    [['ok', '1\n', ''], ['ok', '2\n', ''], ['ok', '3\n', '']],
+    [
+      ['ok', '1\n', ''],
+      ['ok', '2\n', ''],
+      ['ok', '3\n', ''],
+    ],
   );
   await sandbox.whenWarm();
   assert.equal((await sandbox.run('print("after")')).stdout, 'after\n');

@@ -156,7 +156,13 @@ test('many queued runs raise no process warning (no listener pile-up) and all co
   process.on('warning', onWarning);
   t.after(() => process.off('warning', onWarning));
   const results = await Promise.all(Array.from({ length: 16 }, (_, i) => sandbox.run(`print(${i})`)));
-  assert.deepEqual(results.map((result) => result.stdout), Array.from({ length: 16 }, (_, i) => `${i}\n`));
+  assert.deepEqual(
+    results.map((result) => result.stdout),
+    Array.from({ length: 16 }, (_, i) => `${i}\n`),
+  );
   await new Promise((resolve) => setImmediate(resolve)); // warnings are emitted on the next tick
-  assert.deepEqual(warnings.map((warning) => warning.message), []);
+  assert.deepEqual(
+    warnings.map((warning) => warning.message),
+    [],
+  );
 });

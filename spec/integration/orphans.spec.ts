@@ -70,9 +70,10 @@ interface KilledOwner {
 function useTmpDir(onEnd: OnEnd, tmp: string): void {
   const previous = process.env.TMPDIR;
   process.env.TMPDIR = tmp;
-  onEnd(async () => {
+  onEnd(() => {
     if (previous === undefined) delete process.env.TMPDIR;
     else process.env.TMPDIR = previous;
+    return Promise.resolve();
   });
 }
 
@@ -85,7 +86,7 @@ async function tempDirsOf(pid: number, dir: string): Promise<string[]> {
 async function settled(list: () => Promise<string[]>): Promise<string[]> {
   let last = (await list()).sort();
   let same = 0;
-  for (const started = Date.now(); same < 2 && Date.now() - started < 10_000; ) {
+  for (const started = Date.now(); same < 2 && Date.now() - started < 10_000;) {
     await new Promise((resolve) => setTimeout(resolve, 300));
     const next = (await list()).sort();
     same = JSON.stringify(next) === JSON.stringify(last) ? same + 1 : 0;
@@ -141,7 +142,7 @@ async function killedOwner(onEnd: OnEnd, tmp: string, dockerHost?: string): Prom
   assert.ok(holders.length >= 1, 'so do its network-namespace holders');
   const tempDirs = await tempDirsOf(owner.pid, tmp);
   assert.equal(tempDirs.length, 2, 'one temp dir per container of the pool is left behind');
-  const containers = await settled(() => engine.listContainers({ [SANDBOX_LABEL]: owner!.sandbox }));
+  const containers = await settled(() => engine.listContainers({ [SANDBOX_LABEL]: owner.sandbox }));
   return { ...owner, containers, tempDirs };
 }
 
@@ -177,7 +178,7 @@ function cli(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<CliO
   });
 }
 
-test('initialize() reaps the containers and temp dirs of a SIGKILLed owner, never a live Sandbox\'s', async (t) => {
+test("initialize() reaps the containers and temp dirs of a SIGKILLed owner, never a live Sandbox's", async (t) => {
   const onEnd = endHooks(t);
   const tmp = await privateTmp(onEnd);
   const live = await liveSandbox(onEnd, { poolSize: 2 });
@@ -190,10 +191,14 @@ test('initialize() reaps the containers and temp dirs of a SIGKILLed owner, neve
   const fresh = await liveSandbox(onEnd, { poolSize: 1 });
   assert.deepEqual(await engineAt(undefined).listContainers({ [SANDBOX_LABEL]: dead.sandbox }), [], 'every container of the dead owner is gone');
   assert.deepEqual(await tempDirsOf(dead.pid, tmp), [], 'and so are its temp dirs');
-  assert.equal((await readdir(tmp)).filter((name) => name.startsWith(`dps-${process.pid}-`)).length, 1, 'the new Sandbox\'s own dir is kept');
+  assert.equal((await readdir(tmp)).filter((name) => name.startsWith(`dps-${process.pid}-`)).length, 1, "the new Sandbox's own dir is kept");
 
   const liveAfter = await engineAt(undefined).listContainers({ [SANDBOX_LABEL]: live.id });
-  assert.deepEqual(liveBefore.filter((name) => !liveAfter.includes(name)), [], 'the live Sandbox kept all its containers');
+  assert.deepEqual(
+    liveBefore.filter((name) => !liveAfter.includes(name)),
+    [],
+    'the live Sandbox kept all its containers',
+  );
   assert.equal((await live.run('print("still here")')).stdout, 'still here\n');
   assert.equal((await fresh.run('print("fresh")')).stdout, 'fresh\n');
 });
@@ -218,7 +223,7 @@ test('initialize() also reaps what a SIGKILLed owner was still creating when it 
   assert.ok(inFlight.length >= 1, 'holder creations (docker run --detach) were under way when the owner died');
 
   await liveSandbox(onEnd, { poolSize: 1 });
-  assert.deepEqual(await commandsOf(owner.pid), [], 'initialize() waited for the dead owner\'s creations');
+  assert.deepEqual(await commandsOf(owner.pid), [], "initialize() waited for the dead owner's creations");
   // Had the reaping listed containers before those creations ended, what they made would stay.
   assert.equal(await waitForOrphanedCommands(), 0);
   assert.deepEqual(await engineAt(undefined).listContainers({ [SANDBOX_LABEL]: owner.sandbox }), [], 'nothing of the dead owner is left');
@@ -249,7 +254,7 @@ test('a live Sandbox reaps, from time to time, the leftovers of owners that die 
   const diedAt = performance.now();
   const deadline = diedAt + 20_000;
   while ((await engine.listContainers({ [SANDBOX_LABEL]: owner.sandbox })).length > 0 || (await tempDirsOf(owner.pid, tmp)).length > 0) {
-    assert.ok(performance.now() < deadline, 'the dead owner\'s containers and temp dirs went within 20 s (reapIntervalMs 1000)');
+    assert.ok(performance.now() < deadline, "the dead owner's containers and temp dirs went within 20 s (reapIntervalMs 1000)");
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   t.diagnostic(`the dead owner's leftovers went ${(performance.now() - diedAt).toFixed(0)} ms after its death`);
@@ -257,16 +262,16 @@ test('a live Sandbox reaps, from time to time, the leftovers of owners that die 
   assert.equal((await notReaping.run('print("other")')).stdout, 'other\n', 'a live Sandbox is never reaped');
 });
 
-test('reapOrphans: false: initialize() leaves a dead owner\'s containers alone', async (t) => {
+test("reapOrphans: false: initialize() leaves a dead owner's containers alone", async (t) => {
   const onEnd = endHooks(t);
   const tmp = await privateTmp(onEnd);
   const dead = await killedOwner(onEnd, tmp);
   await liveSandbox(onEnd, { poolSize: 1, reapOrphans: false });
   const left = await engineAt(undefined).listContainers({ [SANDBOX_LABEL]: dead.sandbox });
-  assert.ok(left.length >= 1, 'the dead owner\'s containers are still there');
+  assert.ok(left.length >= 1, "the dead owner's containers are still there");
 });
 
-test('`docker-python-sandbox cleanup` removes a SIGKILLed owner\'s containers and temp dirs and says how many (private engine)', async (t) => {
+test("`docker-python-sandbox cleanup` removes a SIGKILLed owner's containers and temp dirs and says how many (private engine)", async (t) => {
   // A private engine and TMPDIR: on the shared ones, other processes reap the same orphans, and the count would race them.
   const onEnd = endHooks(t);
   const engine = await startPrivateEngine(t);
@@ -345,7 +350,7 @@ test('`cleanup --all` (on a private engine) says how many containers carry the l
   const liveContainers = await containersOf(live, docker);
   const dead = await killedOwner(onEnd, tmp, engine.host);
   const labelled = await docker.listContainers({ [LABEL]: undefined });
-  assert.deepEqual(labelled.sort(), [...liveContainers, ...dead.containers].sort(), 'the engine holds the live Sandbox\'s and the dead owner\'s containers');
+  assert.deepEqual(labelled.sort(), [...liveContainers, ...dead.containers].sort(), "the engine holds the live Sandbox's and the dead owner's containers");
 
   const outcome = await cli(['cleanup', '--all'], { ...process.env, DOCKER_HOST: engine.host, TMPDIR: tmp });
   assert.equal(outcome.code, 0, outcome.stderr);
@@ -356,7 +361,11 @@ test('`cleanup --all` (on a private engine) says how many containers carry the l
   // The live Sandbox heals itself afterwards (new holders replace those it saw die): what counts
   // is that none of the containers there before is left.
   const remaining = await docker.listContainers({ [LABEL]: undefined });
-  assert.deepEqual(remaining.filter((name) => labelled.includes(name)), [], 'every labelled container is gone, the live Sandbox\'s too');
-  assert.deepEqual(await tempDirsOf(dead.pid, tmp), [], 'the dead owner\'s temp dirs are gone');
+  assert.deepEqual(
+    remaining.filter((name) => labelled.includes(name)),
+    [],
+    "every labelled container is gone, the live Sandbox's too",
+  );
+  assert.deepEqual(await tempDirsOf(dead.pid, tmp), [], "the dead owner's temp dirs are gone");
   assert.ok((await docker.listContainers({})).includes(stranger), 'the unlabelled container is still there');
 });

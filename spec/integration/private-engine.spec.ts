@@ -63,7 +63,11 @@ test('a private engine runs a Sandbox, stops like a crash and starts again, leav
   // The shared engine: the shared Sandbox's containers are all still there (its network-namespace
   // holders may have been added meanwhile), its pool untouched and working.
   const sharedAfter = await labelledContainers(shared.id);
-  assert.deepEqual(sharedBefore.filter((name) => !sharedAfter.includes(name)), [], 'no shared container went away');
+  assert.deepEqual(
+    sharedBefore.filter((name) => !sharedAfter.includes(name)),
+    [],
+    'no shared container went away',
+  );
   assert.deepEqual(await runnerContainers(shared.id), sharedRunners);
   assert.equal((await shared.run('print("shared ok")')).stdout, 'shared ok\n');
 });

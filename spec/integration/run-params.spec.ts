@@ -13,12 +13,14 @@ test('stdin: a 1 MB string reaches the program whole; a Buffer too', async (t) =
   const sandbox = await startSandbox(t, { poolSize: 2 });
   const big = 'x'.repeat(1024 * 1024 - 3) + 'end';
   const echo = 'import sys, hashlib\ndata = sys.stdin.buffer.read()\nprint(len(data), hashlib.sha256(data).hexdigest())';
-  const [text, bytes] = await Promise.all([
-    sandbox.run({ code: echo, stdin: big }),
-    sandbox.run({ code: echo, stdin: Buffer.from([0, 255, 10, 13]) }),
-  ]);
+  const [text, bytes] = await Promise.all([sandbox.run({ code: echo, stdin: big }), sandbox.run({ code: echo, stdin: Buffer.from([0, 255, 10, 13]) })]);
   assert.equal(text.stdout, `${big.length} ${createHash('sha256').update(big).digest('hex')}\n`);
-  assert.equal(bytes.stdout, `4 ${createHash('sha256').update(Buffer.from([0, 255, 10, 13])).digest('hex')}\n`);
+  assert.equal(
+    bytes.stdout,
+    `4 ${createHash('sha256')
+      .update(Buffer.from([0, 255, 10, 13]))
+      .digest('hex')}\n`,
+  );
 });
 
 test('argv and env are passed explicitly; nothing of the host comes along', async (t) => {
@@ -43,8 +45,14 @@ test('onStdout and onStderr are called while the program runs, with the same tex
     onStderr: (chunk) => seen.push(['err', chunk, performance.now() - started]),
   });
   const ended = performance.now() - started;
-  const out = seen.filter(([stream]) => stream === 'out').map(([, chunk]) => chunk).join('');
-  const err = seen.filter(([stream]) => stream === 'err').map(([, chunk]) => chunk).join('');
+  const out = seen
+    .filter(([stream]) => stream === 'out')
+    .map(([, chunk]) => chunk)
+    .join('');
+  const err = seen
+    .filter(([stream]) => stream === 'err')
+    .map(([, chunk]) => chunk)
+    .join('');
   assert.equal(out, result.stdout);
   assert.equal(err, result.stderr);
   assert.equal(result.stdout, 'first\nsecond\n');
@@ -119,14 +127,19 @@ test('status, signal and timings say how each run ended', async (t) => {
 
 test('bad run parameters reject with RunParamsError naming the parameter', async (t) => {
   const sandbox = await startSandbox(t);
-  await assert.rejects(sandbox.run({ code: '', env: { 'NOT OK': 'x' } }), (error: unknown) => error instanceof RunParamsError && /env\.NOT OK: is not a variable name/.test(error.message));
+  await assert.rejects(
+    sandbox.run({ code: '', env: { 'NOT OK': 'x' } }),
+    (error: unknown) => error instanceof RunParamsError && /env\.NOT OK: is not a variable name/.test(error.message),
+  );
   await assert.rejects(sandbox.run({ code: '', stdin: 42 } as never), /stdin: must be a string or a Buffer/);
 });
 
 test('usage reports the CPU time and peak memory of the program, measured in its container', async (t) => {
   const sandbox = await startSandbox(t, { poolSize: 2, memoryLimitMb: 100 });
   const [busy, idle] = await Promise.all([
-    sandbox.run('import time\nend = time.process_time() + 0.3\nwhile time.process_time() < end: pass\nblob = bytearray(40 * 1024 * 1024)\nblob[::4096] = b"x" * len(blob[::4096])'),
+    sandbox.run(
+      'import time\nend = time.process_time() + 0.3\nwhile time.process_time() < end: pass\nblob = bytearray(40 * 1024 * 1024)\nblob[::4096] = b"x" * len(blob[::4096])',
+    ),
     sandbox.run('print("hi")'),
   ]);
   assert.ok(busy.usage!.cpuMs >= 300, `cpuMs ${busy.usage!.cpuMs}`);
@@ -165,7 +178,10 @@ test('under gVisor, a run with its own memoryLimitMb and cpus gets a container s
   const full = await sandbox.run(COUNT_FOR_ONE_SECOND);
   const throttled = await sandbox.run({ code: COUNT_FOR_ONE_SECOND, cpus: 0.2 });
   const ratio = Number(throttled.stdout) / Number(full.stdout);
-  assert.ok(ratio < 0.6, `with cpus 0.2 the program did ${(ratio * 100).toFixed(0)}% of the work it did with 1 (${throttled.stdout.trim()} vs ${full.stdout.trim()} loops)`);
+  assert.ok(
+    ratio < 0.6,
+    `with cpus 0.2 the program did ${(ratio * 100).toFixed(0)}% of the work it did with 1 (${throttled.stdout.trim()} vs ${full.stdout.trim()} loops)`,
+  );
   const small = await sandbox.run(ALLOCATE_120_MB);
   assert.equal(small.status, 'oom');
 });
@@ -200,6 +216,9 @@ test('files are written into the work dir before the program starts, nested dirs
 test('files escaping the work dir, or over the size cap, reject and use no container', async (t) => {
   const sandbox = await startSandbox(t, { maxFilesBytes: 1024 });
   await assert.rejects(sandbox.run({ code: '', files: { '../../etc/cron.d/x': 'boom' } }), /files\.\.\.\/\.\.\/etc\/cron\.d\/x: must stay inside the work dir/);
-  await assert.rejects(sandbox.run({ code: '', files: { 'big.txt': 'x'.repeat(2048) } }), /files: total 2048 bytes, more than the Sandbox's maxFilesBytes \(1024\)/);
+  await assert.rejects(
+    sandbox.run({ code: '', files: { 'big.txt': 'x'.repeat(2048) } }),
+    /files: total 2048 bytes, more than the Sandbox's maxFilesBytes \(1024\)/,
+  );
   assert.deepEqual(sandbox.stats(), { size: 1, ready: 1, busy: 0, starting: 0, queued: 0, failing: false, consecutiveFailures: 0, lastError: null });
 });

@@ -50,7 +50,7 @@ test('the scientific image runs numpy and pandas, and preload makes them importe
       'import sys',
       "print(all(name in sys.modules for name in ('numpy', 'pandas', 'matplotlib.pyplot')))",
       'import numpy as np, pandas as pd, matplotlib',
-      "print(matplotlib.get_backend().lower(), int(np.arange(10).sum()), pd.Series([1, 2, 3]).mean())",
+      'print(matplotlib.get_backend().lower(), int(np.arange(10).sum()), pd.Series([1, 2, 3]).mean())',
     ].join('\n'),
   );
   assert.equal(result.status, 'ok', result.stderr);

@@ -87,8 +87,14 @@ for (const runtime of [undefined, 'runsc'] as const) {
       const before = await statfs('/');
       const result = await sandbox.run(fixture('disk_fill.py'));
       const afterFill = await statfs('/');
-      const lines = result.stdout.trim().split('\n').map((line) => line.split(' '));
-      assert.deepEqual(lines.map(([dir]) => dir), ['/tmp', '/sandbox']);
+      const lines = result.stdout
+        .trim()
+        .split('\n')
+        .map((line) => line.split(' '));
+      assert.deepEqual(
+        lines.map(([dir]) => dir),
+        ['/tmp', '/sandbox'],
+      );
       for (const [dir, written, , errno] of lines) {
         assert.equal(errno, '28', `${dir} ends with ENOSPC`); // the tmpfs is full
         assert.ok(Number(written) <= 16 * MIB && Number(written) >= 8 * MIB, `${dir}: ${written} bytes`);
@@ -142,23 +148,18 @@ for (const runtime of [undefined, 'runsc'] as const) {
 
     test('nothing a run writes persists into the next run', async () => {
       assert.equal((await sandbox.run(fixture('leave_traces.py'))).stdout, 'written\n');
-      const next = await sandbox.run(
-        'import os\nprint([p for p in ("/tmp/trace", "/sandbox/trace", os.path.expanduser("~/.trace")) if os.path.exists(p)])',
-      );
+      const next = await sandbox.run('import os\nprint([p for p in ("/tmp/trace", "/sandbox/trace", os.path.expanduser("~/.trace")) if os.path.exists(p)])');
       assert.equal(next.stdout, '[]\n');
     });
 
-    test('no other container\'s processes are visible', async () => {
+    test("no other container's processes are visible", async () => {
       const [, seen] = await Promise.all([sandbox.run('import time\ntime.sleep(2)'), sandbox.run(fixture('processes.py'))]);
       assert.deepEqual(seen.stdout.trim().split('\n'), OWN_PROCESSES, 'nothing of the other run');
     });
 
     test('no root, no capabilities, no new privileges, no writes outside tmpfs', async () => {
       const result = await sandbox.run(fixture('privileges.py'));
-      assert.equal(
-        result.stdout,
-        'uid 1000 gid 1000\nCapEff 0000000000000000\nNoNewPrivs 1\n/usr/trace refused\n/etc/trace refused\n/trace refused\n',
-      );
+      assert.equal(result.stdout, 'uid 1000 gid 1000\nCapEff 0000000000000000\nNoNewPrivs 1\n/usr/trace refused\n/etc/trace refused\n/trace refused\n');
     });
 
     test('no host environment variable reaches the program', async () => {
@@ -189,7 +190,7 @@ for (const runtime of [undefined, 'runsc'] as const) {
   });
 }
 
-test('under gVisor a program sees gVisor\'s kernel, not the host\'s', async (t) => {
+test("under gVisor a program sees gVisor's kernel, not the host's", async (t) => {
   const missing = await runtimeMissing('runsc');
   if (missing !== undefined) return t.skip(`runsc is not registered: ${missing}`);
   const sandbox = new Sandbox({ runtime: 'runsc' });

@@ -84,9 +84,7 @@ test('a huge allocation under the memory limit is an error', async (t) => {
 test('2 x poolSize parallel runs each get their own correct output', async (t) => {
   const poolSize = 3;
   const sandbox = await startSandbox(t, { poolSize });
-  const runs = Array.from({ length: 2 * poolSize }, (_, i) =>
-    sandbox.run(`import os\nprint(${i}, os.uname().nodename)`).then((result) => ({ i, result })),
-  );
+  const runs = Array.from({ length: 2 * poolSize }, (_, i) => sandbox.run(`import os\nprint(${i}, os.uname().nodename)`).then((result) => ({ i, result })));
   const results = await Promise.all(runs);
   const hosts = new Set<string>();
   for (const { i, result } of results) {

@@ -212,9 +212,9 @@ expectType<RunParamsObject>().toMatchTypeOf<Record<string, unknown>>();
 // The resolved options are the options with every default filled in; only those whose default is
 // to leave them unset stay optional.
 expectType<ResolvedSandboxOptions>().toMatchTypeOf<SandboxOptions>();
-expectType<
-  { [K in keyof ResolvedSandboxOptions]-?: undefined extends ResolvedSandboxOptions[K] ? K : never }[keyof ResolvedSandboxOptions]
->().toEqualTypeOf<'runtime' | 'dockerHost' | 'maxQueue'>();
+expectType<{ [K in keyof ResolvedSandboxOptions]-?: undefined extends ResolvedSandboxOptions[K] ? K : never }[keyof ResolvedSandboxOptions]>().toEqualTypeOf<
+  'runtime' | 'dockerHost' | 'maxQueue'
+>();
 
 // ---------------------------------------------------------------------------------------------
 // RunParams: a code string, or an object with at least `code`.

@@ -47,7 +47,10 @@ function emitDeclarations(build: ts.ParsedCommandLine): Map<string, string> {
   const emitted = new Map<string, string>();
   const options = { ...build.options, outDir: DIST, declaration: true, emitDeclarationOnly: true, noEmit: false, declarationMap: false };
   const result = ts.createProgram(build.fileNames, options).emit(undefined, (file, text) => emitted.set(file, text));
-  assert.deepEqual(result.diagnostics.map((diagnostic) => ts.flattenDiagnosticMessageText(diagnostic.messageText, '\n')), []);
+  assert.deepEqual(
+    result.diagnostics.map((diagnostic) => ts.flattenDiagnosticMessageText(diagnostic.messageText, '\n')),
+    [],
+  );
   assert.ok(emitted.has(INDEX), `no ${INDEX} among ${[...emitted.keys()].join(', ')}`);
   return emitted;
 }
@@ -140,7 +143,7 @@ const PUBLIC_TYPES = {
   SkippedFile: () => exportedType('SkippedFile'),
 };
 
-test('hovering an option, a run parameter or a result field in a consumer\'s code shows its documentation and default', () => {
+test("hovering an option, a run parameter or a result field in a consumer's code shows its documentation and default", () => {
   const poolSize = hover('poolSize');
   assert.match(poolSize.signature, /poolSize\?: number/);
   assert.match(poolSize.documentation, /^Containers kept warm \(1 to 64\); runs beyond them wait in FIFO order\.$/);
@@ -226,9 +229,15 @@ function readmeTable(heading: string, tableIndex = 0): ReadmeRow[] {
   const table = tables[tableIndex];
   assert.ok(table !== undefined, `README has no table ${tableIndex} under ${heading}`);
   const [header, , ...rows] = table;
-  const columns = header!.split('|').map((cell) => cell.trim()).filter(Boolean);
+  const columns = header!
+    .split('|')
+    .map((cell) => cell.trim())
+    .filter(Boolean);
   return rows.map((row) => {
-    const cells = row.slice(1, -1).split(' | ').map((cell) => cell.trim());
+    const cells = row
+      .slice(1, -1)
+      .split(' | ')
+      .map((cell) => cell.trim());
     assert.equal(cells.length, columns.length, `README row has ${cells.length} cells: ${row}`);
     return {
       keys: [...cells[0]!.matchAll(/`(\w+)`/g)].map((match) => match[1]!),

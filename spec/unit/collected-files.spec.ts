@@ -10,15 +10,48 @@ function section(header: unknown, ...contents: string[]): Buffer {
 }
 
 test('a well-formed section gives the files in order and the skipped list', () => {
-  const parsed = parseCollectedFiles(section({ files: [['a.txt', 3], ['d/b.txt', 2]], skipped: [['c.txt', 'too big']] }, 'abc', 'de'), 100, PATTERNS);
+  const parsed = parseCollectedFiles(
+    section(
+      {
+        files: [
+          ['a.txt', 3],
+          ['d/b.txt', 2],
+        ],
+        skipped: [['c.txt', 'too big']],
+      },
+      'abc',
+      'de',
+    ),
+    100,
+    PATTERNS,
+  );
   assert.deepEqual(Object.fromEntries(Object.entries(parsed.files).map(([path, content]) => [path, content.toString()])), { 'a.txt': 'abc', 'd/b.txt': 'de' });
   assert.deepEqual(parsed.skippedFiles, [{ path: 'c.txt', reason: 'too big' }]);
 });
 
 test('names that are absolute or climb out are refused, not handed to the caller', () => {
-  const parsed = parseCollectedFiles(section({ files: [['../evil', 1], ['/etc/x', 1], ['ok.txt', 1]], skipped: [] }, 'a', 'b', 'c'), 100, PATTERNS);
+  const parsed = parseCollectedFiles(
+    section(
+      {
+        files: [
+          ['../evil', 1],
+          ['/etc/x', 1],
+          ['ok.txt', 1],
+        ],
+        skipped: [],
+      },
+      'a',
+      'b',
+      'c',
+    ),
+    100,
+    PATTERNS,
+  );
   assert.deepEqual(Object.keys(parsed.files), ['ok.txt']);
-  assert.deepEqual(parsed.skippedFiles.map((file) => file.path), ['../evil', '/etc/x']);
+  assert.deepEqual(
+    parsed.skippedFiles.map((file) => file.path),
+    ['../evil', '/etc/x'],
+  );
   assert.match(parsed.skippedFiles[0]!.reason, /name the host does not accept/);
 });
 
@@ -41,7 +74,11 @@ test('sizes that do not add up, a total over the cap, or a malformed list: nothi
   for (const [index, bytes] of cases.entries()) {
     const parsed = parseCollectedFiles(bytes, 100, ['*.txt', 'out/**']);
     assert.deepEqual(parsed.files, {}, `case ${index}`);
-    assert.deepEqual(parsed.skippedFiles.map((file) => file.path), ['*.txt', 'out/**'], `case ${index}`);
+    assert.deepEqual(
+      parsed.skippedFiles.map((file) => file.path),
+      ['*.txt', 'out/**'],
+      `case ${index}`,
+    );
     assert.match(parsed.skippedFiles[0]!.reason, /^could not be collected: /, `case ${index}`);
   }
 });

@@ -26,6 +26,8 @@ const SPEC = {
 };
 
 test('docker run argv: attached, self-removing, every limit, dropped privileges, read-only root with capped tmpfs, read-only code mount, labels', () => {
+  // The argv as docker reads it, a flag and its value together.
+  // prettier-ignore
   assert.deepEqual(buildAttachedRunArgs(SPEC), [
     'run', '--interactive', '--rm', '--pull', 'never', '--name', 'dps-x-1',
     '--label', 'docker-python-sandbox', '--label', 'docker-python-sandbox.sandbox=x',
@@ -51,5 +53,7 @@ test('docker run argv: a runtime is passed on; a writable root is possible but o
 });
 
 test('docker rm argv removes many containers and their anonymous volumes in one call', () => {
+  // The argv as docker reads it, a flag and its value together.
+  // prettier-ignore
   assert.deepEqual(buildRemoveArgs(['a', 'b']), ['rm', '--force', '--volumes', 'a', 'b']);
 });

@@ -20,7 +20,9 @@ function scriptedLoader(): Scripted {
   const stdout = new PassThrough();
   const stderr = new PassThrough();
   let exit!: (exitCode: number) => void;
-  const exited = new Promise<{ exitCode: number | undefined; signal: string | undefined }>((resolve) => (exit = (exitCode) => resolve({ exitCode, signal: undefined })));
+  const exited = new Promise<{ exitCode: number | undefined; signal: string | undefined }>(
+    (resolve) => (exit = (exitCode) => resolve({ exitCode, signal: undefined })),
+  );
   const loader: AttachedProcess = { command: 'docker run (scripted)', stdin: new PassThrough(), stdout, stderr, exited, kill: () => {} };
   return {
     loader,
@@ -90,9 +92,10 @@ test('a loader that acknowledged, then died without a report, is a dead program,
 function killer(scripted: Scripted): { kill: () => Promise<void>; killed: () => boolean } {
   let killed = false;
   return {
-    kill: async () => {
+    kill: () => {
       killed = true;
       scripted.exit(137);
+      return Promise.resolve();
     },
     killed: () => killed,
   };
@@ -168,10 +171,13 @@ test('collecting: announced files are read after the marker, in pieces; a CLI th
   await new Promise((resolve) => setImmediate(resolve));
   cut.exit();
   const cutResult = await cutRun;
-  assert.deepEqual([cutResult.reason, cutResult.report?.exitCode, cutResult.collected, cutResult.collectProblem], ['exit', 0, undefined, 'the container stopped before all the files had arrived']);
+  assert.deepEqual(
+    [cutResult.reason, cutResult.report?.exitCode, cutResult.collected, cutResult.collectProblem],
+    ['exit', 0, undefined, 'the container stopped before all the files had arrived'],
+  );
 });
 
-test('collecting: more files announced than the cap allows stops the run, keeping the program\'s report', async () => {
+test("collecting: more files announced than the cap allows stops the run, keeping the program's report", async () => {
   const scripted = scriptedLoader();
   const { kill, killed } = killer(scripted);
   const run = execute(scripted.loader, { maxCollectedBytes: 100, kill });

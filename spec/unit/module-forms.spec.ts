@@ -12,14 +12,16 @@ import { test } from 'node:test';
 const DIST = fileURLToPath(new URL('../../dist/index.js', import.meta.url));
 
 test('require() returns the Sandbox class, as in version 1', () => {
-  const script = `const Sandbox = require(${JSON.stringify(DIST)}); const s = new Sandbox({ poolSize: 2 });` +
+  const script =
+    `const Sandbox = require(${JSON.stringify(DIST)}); const s = new Sandbox({ poolSize: 2 });` +
     'process.stdout.write(JSON.stringify([typeof Sandbox, Sandbox.name, s.options.poolSize, typeof s.initialize, typeof s.run]))';
   const output = execFileSync(process.execPath, ['-e', script], { encoding: 'utf8' });
   assert.deepEqual(JSON.parse(output), ['function', 'Sandbox', 2, 'function', 'function']);
 });
 
 test('import gives the class as default and named export, with the error classes', () => {
-  const script = `import(${JSON.stringify(DIST)}).then((m) => process.stdout.write(JSON.stringify(` +
+  const script =
+    `import(${JSON.stringify(DIST)}).then((m) => process.stdout.write(JSON.stringify(` +
     '[m.default === m.Sandbox, typeof m.SandboxOptionsError, typeof m.EngineUnavailableError])))';
   const output = execFileSync(process.execPath, ['-e', script], { encoding: 'utf8' });
   assert.deepEqual(JSON.parse(output), [true, 'function', 'function']);
@@ -48,7 +50,16 @@ test('from CommonJS, every runtime export of the ESM entry is there, and the ver
   assert.deepEqual(cjsNames, esmNames);
   assert.deepEqual(differing, []);
   // The list is not trivially empty: the classes, the label and removeOrphans are all in it.
-  for (const name of ['Sandbox', 'SandboxError', 'SandboxOptionsError', 'RunParamsError', 'EngineUnavailableError', 'QueueTimeoutError', 'CONTAINER_LABEL', 'removeOrphans']) {
+  for (const name of [
+    'Sandbox',
+    'SandboxError',
+    'SandboxOptionsError',
+    'RunParamsError',
+    'EngineUnavailableError',
+    'QueueTimeoutError',
+    'CONTAINER_LABEL',
+    'removeOrphans',
+  ]) {
     assert.ok(cjsNames.includes(name), `${name} is missing from require()`);
   }
 });
@@ -58,7 +69,12 @@ test('from CommonJS, removeOrphans is a function, CONTAINER_LABEL the label, and
     "const errorNames = Object.keys(m).filter((name) => name.endsWith('Error'));" +
     'process.stdout.write(JSON.stringify({ removeOrphans: typeof m.removeOrphans, label: m.CONTAINER_LABEL, errorNames, ' +
     'notErrors: errorNames.filter((name) => !(typeof m[name] === "function" && (m[name] === m.SandboxError || m[name].prototype instanceof m.SandboxError))) }))';
-  const { removeOrphans, label, errorNames, notErrors } = fromCommonJs(script) as { removeOrphans: string; label: string; errorNames: string[]; notErrors: string[] };
+  const { removeOrphans, label, errorNames, notErrors } = fromCommonJs(script) as {
+    removeOrphans: string;
+    label: string;
+    errorNames: string[];
+    notErrors: string[];
+  };
   assert.equal(removeOrphans, 'function');
   assert.equal(label, 'docker-python-sandbox');
   assert.equal(errorNames.length, 13);

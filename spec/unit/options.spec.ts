@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { RunParamsError, Sandbox, SandboxError, SandboxOptionsError } from '../../lib/index.js';
 import { DEFAULT_PIDS_LIMIT, MIN_RUNSC_PIDS_LIMIT, parseRemoveOrphansOptions, parseRunParams, parseSandboxOptions } from '../../lib/options.js';
 
-test('defaults are the original library\'s', () => {
+test("defaults are the original library's", () => {
   const options = new Sandbox().options;
   assert.equal(options.poolSize, 1);
   assert.equal(options.timeoutMs, 10_000);
@@ -33,7 +33,7 @@ const badOptions: Array<[string, unknown, RegExp]> = [
 for (const [key, value, message] of badOptions) {
   test(`a bad ${key} (${JSON.stringify(value)}) throws SandboxOptionsError naming it`, () => {
     assert.throws(
-      () => new Sandbox({ [key]: value } as never),
+      () => new Sandbox({ [key]: value }),
       (error: unknown) => {
         assert.ok(error instanceof SandboxOptionsError);
         assert.equal(error.code, 'ERR_SANDBOX_OPTIONS');
@@ -81,8 +81,11 @@ test('orphan reaping is on by default, every minute; reapOrphans: false turns it
   assert.throws(() => parseSandboxOptions({ reapOrphans: 'no' }), /reapOrphans: must be true or false/);
 });
 
-test('the Sandbox\'s own limits must fit under its maxima for runs', () => {
-  assert.throws(() => parseSandboxOptions({ timeoutMs: 5_000, maxTimeoutMs: 1_000 }), /timeoutMs: must not exceed maxTimeoutMs \(1000\); raise maxTimeoutMs too/);
+test("the Sandbox's own limits must fit under its maxima for runs", () => {
+  assert.throws(
+    () => parseSandboxOptions({ timeoutMs: 5_000, maxTimeoutMs: 1_000 }),
+    /timeoutMs: must not exceed maxTimeoutMs \(1000\); raise maxTimeoutMs too/,
+  );
   assert.throws(() => parseSandboxOptions({ memoryLimitMb: 500, maxMemoryLimitMb: 100 }), /memoryLimitMb: must not exceed maxMemoryLimitMb/);
 });
 
@@ -108,7 +111,10 @@ test('an explicit value may equal its explicit maximum', () => {
 
 const overMaxima: Array<[Record<string, number>, string]> = [
   [{ timeoutMs: 6_000, maxTimeoutMs: 5_000 }, 'timeoutMs: must not exceed maxTimeoutMs (5000); raise maxTimeoutMs too, or lower timeoutMs (got 6000)'],
-  [{ memoryLimitMb: 64, maxMemoryLimitMb: 32 }, 'memoryLimitMb: must not exceed maxMemoryLimitMb (32); raise maxMemoryLimitMb too, or lower memoryLimitMb (got 64)'],
+  [
+    { memoryLimitMb: 64, maxMemoryLimitMb: 32 },
+    'memoryLimitMb: must not exceed maxMemoryLimitMb (32); raise maxMemoryLimitMb too, or lower memoryLimitMb (got 64)',
+  ],
   [{ cpus: 2, maxCpus: 1 }, 'cpus: must not exceed maxCpus (1); raise maxCpus too, or lower cpus (got 2)'],
   // Over the default maximum (600000): the value was given, so it is checked.
   [{ timeoutMs: 700_000 }, 'timeoutMs: must not exceed maxTimeoutMs (600000); raise maxTimeoutMs too, or lower timeoutMs (got 700000)'],
@@ -137,7 +143,10 @@ test('under runsc a pidsLimit below 128 is refused at construction, naming the m
         assert.equal(error.issues.length, 1);
         assert.equal(error.issues[0]?.path, 'pidsLimit');
         const message = error.issues[0]?.message ?? '';
-        assert.match(message, /^must be at least 128 under runtime "runsc" \(gVisor's own threads count against it; smaller limits fail to start the container/);
+        assert.match(
+          message,
+          /^must be at least 128 under runtime "runsc" \(gVisor's own threads count against it; smaller limits fail to start the container/,
+        );
         assert.match(message, /leave it out for the default 256/);
         assert.ok(message.endsWith(`(got ${pidsLimit})`), message);
         return true;
@@ -187,11 +196,14 @@ for (const [what, parse] of neverUndefined) {
 }
 
 test('a run without code says code is not given', () => {
-  assert.throws(() => parseRunParams({}, parseSandboxOptions({})), (error: unknown) => {
-    assert.ok(error instanceof RunParamsError);
-    assert.deepEqual(error.issues, [{ path: 'code', message: 'must be a string of Python code (not given)' }]);
-    return true;
-  });
+  assert.throws(
+    () => parseRunParams({}, parseSandboxOptions({})),
+    (error: unknown) => {
+      assert.ok(error instanceof RunParamsError);
+      assert.deepEqual(error.issues, [{ path: 'code', message: 'must be a string of Python code (not given)' }]);
+      return true;
+    },
+  );
 });
 
 test('options that are not an object are refused', () => {
@@ -200,7 +212,18 @@ test('options that are not an object are refused', () => {
 
 test('run params: a string is the code; an object may set timeoutMs', () => {
   const defaults = parseSandboxOptions({ timeoutMs: 1234 });
-  const none = { files: new Map(), memoryLimitMb: 50, cpus: 1, stdin: undefined, argv: [], env: {}, collect: [], onStdout: undefined, onStderr: undefined, signal: undefined };
+  const none = {
+    files: new Map(),
+    memoryLimitMb: 50,
+    cpus: 1,
+    stdin: undefined,
+    argv: [],
+    env: {},
+    collect: [],
+    onStdout: undefined,
+    onStderr: undefined,
+    signal: undefined,
+  };
   assert.deepEqual(parseRunParams('print(1)', defaults), { code: 'print(1)', timeoutMs: 1234, ...none });
   assert.deepEqual(parseRunParams({ code: 'x', timeoutMs: 99 }, defaults), { code: 'x', timeoutMs: 99, ...none });
   const stdin = parseRunParams({ code: 'x', stdin: 'héllo', argv: ['-v'], env: { MODE: 'a' } }, defaults);

@@ -8,15 +8,7 @@ import { hostname } from 'node:os';
 import { test } from 'node:test';
 import type { LabelledContainer } from '../../lib/docker/engine.js';
 import { createLabels, LABEL, OWNER_HOST_LABEL, OWNER_PID_LABEL, OWNER_PIDNS_LABEL, OWNER_START_LABEL, ownerOfLabels } from '../../lib/docker/labels.js';
-import {
-  isOwnerAlive,
-  ownerOfTempDir,
-  ownerTempDirTemplate,
-  ownIdentity,
-  parseStartTime,
-  processStartTime,
-  type OwnerProbe,
-} from '../../lib/owner.js';
+import { isOwnerAlive, ownerOfTempDir, ownerTempDirTemplate, ownIdentity, parseStartTime, processStartTime, type OwnerProbe } from '../../lib/owner.js';
 import { selectOrphanContainers, selectOrphanTempDirs } from '../../lib/runner/orphan-reaper.js';
 import { isOrphanedCreation, labelsOfArgv } from '../../lib/runner/orphaned-commands.js';
 
@@ -76,8 +68,17 @@ test('liveness: pid reuse, EPERM, other hosts and unknown start times', () => {
   assert.equal(isOwnerAlive({ host: 'other-host', pid: 999, start: '1' }, probe), true, 'another host cannot be checked: kept');
   assert.equal(isOwnerAlive({ host: HOST, pid: 999, start: '1', pidns: '4026532999' }, probe), true, 'another pid namespace (same hostname): kept');
   assert.equal(isOwnerAlive({ host: HOST, pid: 999, start: '1', pidns: '4026531836' }, probe), false, 'this pid namespace: checked');
-  assert.equal(isOwnerAlive({ host: HOST, pid: 999, start: '1', pidns: '4026532999' }, { ...probe, pidns: undefined }), false, 'own namespace unknown: the pid decides');
-  const odd: OwnerProbe = { ...probe, signal: () => { throw Object.assign(new Error('?'), { code: 'EINVAL' }); } };
+  assert.equal(
+    isOwnerAlive({ host: HOST, pid: 999, start: '1', pidns: '4026532999' }, { ...probe, pidns: undefined }),
+    false,
+    'own namespace unknown: the pid decides',
+  );
+  const odd: OwnerProbe = {
+    ...probe,
+    signal: () => {
+      throw Object.assign(new Error('?'), { code: 'EINVAL' });
+    },
+  };
   assert.equal(isOwnerAlive({ host: HOST, pid: 100, start: '1' }, odd), true, 'an unexpected error is a doubt: kept');
 });
 
@@ -120,7 +121,12 @@ test('labels carry the owner, and read back as it', () => {
   const labels = createLabels('abc', 'runner');
   assert.equal(labels[LABEL], '');
   assert.deepEqual(ownerOfLabels(labels), ownIdentity());
-  assert.deepEqual(ownerOfLabels({ [OWNER_HOST_LABEL]: 'h', [OWNER_PID_LABEL]: '12', [OWNER_START_LABEL]: 'nope' }), { host: 'h', pid: 12, start: undefined, pidns: undefined });
+  assert.deepEqual(ownerOfLabels({ [OWNER_HOST_LABEL]: 'h', [OWNER_PID_LABEL]: '12', [OWNER_START_LABEL]: 'nope' }), {
+    host: 'h',
+    pid: 12,
+    start: undefined,
+    pidns: undefined,
+  });
   assert.equal(ownerOfLabels({ [OWNER_PID_LABEL]: '12' }), undefined);
 });
 
@@ -162,17 +168,22 @@ test('orphaned temp dirs: those of dead or reused pids of this host, in the exac
     'dps--150-ffffffffffff', // older name: never
     'dps-cli-spec-150xyz',
   ];
-  assert.deepEqual(selectOrphanTempDirs(names, probe), [
-    'dps-100-4000-100-bbbbbbbbbbbb',
-    'dps-150-6000-150-cccccccccccc',
-    'dps-151-x-151-dddddddddddd',
-  ]);
+  assert.deepEqual(selectOrphanTempDirs(names, probe), ['dps-100-4000-100-bbbbbbbbbbbb', 'dps-150-6000-150-cccccccccccc', 'dps-151-x-151-dddddddddddd']);
 });
 
-test('a dead owner\'s container creation still running is recognised by the labels on its command line', () => {
+test("a dead owner's container creation still running is recognised by the labels on its command line", () => {
   const probe = fakeProbe({ 100: '555' });
-  const labels = (pid: number): string[] =>
-    ['--label', LABEL, '--label', `${OWNER_HOST_LABEL}=${HOST}`, '--label', `${OWNER_PID_LABEL}=${pid}`, '--label', `${OWNER_START_LABEL}=555`, `--label=${OWNER_PIDNS_LABEL}=4026531836`];
+  const labels = (pid: number): string[] => [
+    '--label',
+    LABEL,
+    '--label',
+    `${OWNER_HOST_LABEL}=${HOST}`,
+    '--label',
+    `${OWNER_PID_LABEL}=${pid}`,
+    '--label',
+    `${OWNER_START_LABEL}=555`,
+    `--label=${OWNER_PIDNS_LABEL}=4026531836`,
+  ];
   const detached = (pid: number): string[] => ['docker', 'run', '--detach', '--name', 'dps-x-netns-1', ...labels(pid), 'image', 'sleep', 'infinity'];
   assert.deepEqual(labelsOfArgv(labels(7)), {
     [LABEL]: '',
@@ -184,7 +195,7 @@ test('a dead owner\'s container creation still running is recognised by the labe
   assert.equal(isOrphanedCreation(detached(200), probe), true, 'the owner (pid 200) is dead');
   assert.equal(isOrphanedCreation(detached(100), probe), false, 'the owner is alive');
   assert.equal(isOrphanedCreation(['docker', 'run', '--interactive', ...labels(200), 'image', 'python3'], probe), false, 'an attached run ends by itself');
-  assert.equal(isOrphanedCreation(['docker', 'run', '--detach', '--label', `${OWNER_PID_LABEL}=200`, 'image'], probe), false, 'not the library\'s');
+  assert.equal(isOrphanedCreation(['docker', 'run', '--detach', '--label', `${OWNER_PID_LABEL}=200`, 'image'], probe), false, "not the library's");
   const otherHost = detached(200).map((arg) => arg.replace(`=${HOST}`, '=elsewhere'));
-  assert.equal(isOrphanedCreation(otherHost, probe), false, 'another host\'s owner cannot be checked');
+  assert.equal(isOrphanedCreation(otherHost, probe), false, "another host's owner cannot be checked");
 });

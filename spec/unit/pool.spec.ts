@@ -147,7 +147,10 @@ test('a lasting failure is reported by stats and refuses new acquires at once un
   await advance(t, 5); // the retry
   await until('the pool recovers', () => !pool.stats().failing);
   const item = await pool.acquire();
-  assert.deepEqual({ ...pool.stats(), lastError: pool.stats().lastError }, { size: 1, ready: 0, busy: 1, starting: 0, queued: 0, failing: false, consecutiveFailures: 0, lastError: null });
+  assert.deepEqual(
+    { ...pool.stats(), lastError: pool.stats().lastError },
+    { size: 1, ready: 0, busy: 1, starting: 0, queued: 0, failing: false, consecutiveFailures: 0, lastError: null },
+  );
   pool.release(item);
   await pool.close();
 });

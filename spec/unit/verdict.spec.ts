@@ -6,7 +6,15 @@ import type { ExitReport } from '../../lib/runner/loader.js';
 import { awaitsDeathEvents, decideVerdict, needsEngineCheck, type EndObservations } from '../../lib/runner/verdict.js';
 
 const down = new EngineUnavailableError('No Docker engine answers at unix:///x.sock.', { command: 'docker version', stderr: '' });
-const report = (fields: Partial<ExitReport> = {}): ExitReport => ({ exitCode: 0, signal: 0, oomKills: 0, cpuMs: 12, peakMemoryBytes: 9_000_000, collectedBytes: 0, ...fields });
+const report = (fields: Partial<ExitReport> = {}): ExitReport => ({
+  exitCode: 0,
+  signal: 0,
+  oomKills: 0,
+  cpuMs: 12,
+  peakMemoryBytes: 9_000_000,
+  collectedBytes: 0,
+  ...fields,
+});
 const observed = (fields: Partial<EndObservations>): EndObservations => ({
   reason: 'exit',
   report: undefined,
@@ -17,9 +25,14 @@ const observed = (fields: Partial<EndObservations>): EndObservations => ({
   ...fields,
 });
 
-test('a reported exit is the program\'s: status, signal, usage; the container removes itself', () => {
+test("a reported exit is the program's: status, signal, usage; the container removes itself", () => {
   assert.deepEqual(decideVerdict(observed({ report: report({ exitCode: 3 }) })), {
-    outcome: 'ended', exitCode: 3, signal: null, oomKilled: false, usage: { cpuMs: 12, peakMemoryBytes: 9_000_000 }, reported: true,
+    outcome: 'ended',
+    exitCode: 3,
+    signal: null,
+    oomKilled: false,
+    usage: { cpuMs: 12, peakMemoryBytes: 9_000_000 },
+    reported: true,
   });
   const killed = decideVerdict(observed({ report: report({ exitCode: 143, signal: 15 }) }));
   assert.equal(killed.outcome === 'ended' && killed.signal, 15);
@@ -34,13 +47,32 @@ test('an OOM kill counts when the cgroup saw one and the program died of SIGKILL
   assert.equal(childOom.outcome === 'ended' && childOom.oomKilled, false, 'a child killed while the program lived on');
 });
 
-test('a death without a report: the engine\'s OOM event says OOM (gVisor); else the CLI\'s exit code; an engine that went away says so', () => {
+test("a death without a report: the engine's OOM event says OOM (gVisor); else the CLI's exit code; an engine that went away says so", () => {
   for (const reason of ['exit', 'died'] as const) {
     assert.deepEqual(decideVerdict(observed({ reason, oomEvent: true, cliExitCode: 1 })), {
-      outcome: 'ended', exitCode: 137, signal: 9, oomKilled: true, usage: null, reported: false,
+      outcome: 'ended',
+      exitCode: 137,
+      signal: 9,
+      oomKilled: true,
+      usage: null,
+      reported: false,
     });
-    assert.deepEqual(decideVerdict(observed({ reason, cliExitCode: 137 })), { outcome: 'ended', exitCode: 137, signal: 9, oomKilled: false, usage: null, reported: false });
-    assert.deepEqual(decideVerdict(observed({ reason, cliExitCode: 1 })), { outcome: 'ended', exitCode: 1, signal: null, oomKilled: false, usage: null, reported: false });
+    assert.deepEqual(decideVerdict(observed({ reason, cliExitCode: 137 })), {
+      outcome: 'ended',
+      exitCode: 137,
+      signal: 9,
+      oomKilled: false,
+      usage: null,
+      reported: false,
+    });
+    assert.deepEqual(decideVerdict(observed({ reason, cliExitCode: 1 })), {
+      outcome: 'ended',
+      exitCode: 1,
+      signal: null,
+      oomKilled: false,
+      usage: null,
+      reported: false,
+    });
     assert.deepEqual(decideVerdict(observed({ reason })), { outcome: 'ended', exitCode: null, signal: null, oomKilled: false, usage: null, reported: false });
     assert.deepEqual(decideVerdict(observed({ reason, cliExitCode: 137, engineDown: down })), { outcome: 'engine-down', error: down });
     assert.equal(decideVerdict(observed({ reason, oomEvent: true, engineDown: down })).outcome, 'ended', 'an OOM event outranks a later outage');
@@ -52,9 +84,16 @@ test('a container gone before its acknowledgement ran nothing: lost, or the engi
   assert.deepEqual(decideVerdict(observed({ reason: 'lost', engineDown: down })), { outcome: 'engine-down', error: down });
 });
 
-test('runs the host stopped have no exit status; a kill the engine could not carry out is the engine\'s failure', () => {
+test("runs the host stopped have no exit status; a kill the engine could not carry out is the engine's failure", () => {
   for (const reason of ['timeout', 'output_limit', 'aborted'] as const) {
-    assert.deepEqual(decideVerdict(observed({ reason, cliExitCode: 137 })), { outcome: 'ended', exitCode: null, signal: null, oomKilled: false, usage: null, reported: false });
+    assert.deepEqual(decideVerdict(observed({ reason, cliExitCode: 137 })), {
+      outcome: 'ended',
+      exitCode: null,
+      signal: null,
+      oomKilled: false,
+      usage: null,
+      reported: false,
+    });
   }
   assert.deepEqual(decideVerdict(observed({ reason: 'timeout', killFailedEngineDown: down })), { outcome: 'engine-down', error: down });
   assert.deepEqual(decideVerdict(observed({ reason: 'output_limit', killFailedEngineDown: down })), { outcome: 'engine-down', error: down });

@@ -96,7 +96,13 @@ export async function measureThroughput(config: BenchConfig): Promise<Throughput
     for (const concurrency of config.concurrencies) {
       const runs = config.throughputRuns;
       await sandbox.whenWarm(); // timing starts with a full, quiet pool
-      const a = await throughputPhase('(a) library', runs, concurrency, async () => void (await runOnLibrary(sandbox, HELLO)), () => sandbox.whenWarm());
+      const a = await throughputPhase(
+        '(a) library',
+        runs,
+        concurrency,
+        async () => void (await runOnLibrary(sandbox, HELLO)),
+        () => sandbox.whenWarm(),
+      );
       const b = await throughputPhase('(b) docker run --rm', runs, concurrency, async () => void (await runOneShot(HELLO)));
       const c = config.naiveConcurrencies.includes(concurrency) ? await naiveThroughput(runs, concurrency) : undefined;
       levels.push(c === undefined ? { concurrency, a, b } : { concurrency, a, b, c });
