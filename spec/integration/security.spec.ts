@@ -42,6 +42,16 @@ for (const runtime of [undefined, 'runsc'] as const) {
       assert.equal(result.isError, false);
     }
 
+    /**
+     * Under gVisor a sandbox at its memory limit dies as a whole, and the engine's OOM event is
+     * the only witness; it misses about one such death in ten here (the die event comes, the oom
+     * event never). Such a run is still contained: it ends at once, killed with its sandbox, long
+     * before its time limit. Under runc the loader reads the cgroup and never needs this.
+     */
+    function killedWithItsSandbox(result: RunResult): boolean {
+      return runtime === 'runsc' && !result.timedOut && result.signal === 'SIGKILL' && result.exitCode === 137 && result.usage === null;
+    }
+
     test('network: only lo exists; DNS, TCP and UDP egress fail', async () => {
       const result = await sandbox.run(fixture('network_probe.py'));
       assert.equal(result.stdout, "interfaces ['lo']\ndns blocked\ntcp blocked\nudp blocked\n");
@@ -54,7 +64,7 @@ for (const runtime of [undefined, 'runsc'] as const) {
       const bomb = await sandbox.run({ code: fixture('fork_bomb.py'), timeoutMs: 3_000 });
       const elapsed = performance.now() - started;
       assert.equal(bomb.isError, true);
-      assert.ok(bomb.timedOut || bomb.oomKilled, `ended by time or memory: ${JSON.stringify(bomb)}`);
+      assert.ok(bomb.timedOut || bomb.oomKilled || killedWithItsSandbox(bomb), `ended by time or memory: ${JSON.stringify(bomb)}`);
       assert.ok(elapsed < 3_000 + 1_000, `settled after ${elapsed.toFixed(0)} ms`);
       const counted = await sandbox.run(fixture('fork_count.py'));
       if (runtime === undefined) {
@@ -62,7 +72,7 @@ for (const runtime of [undefined, 'runsc'] as const) {
         assert.ok(Number(count) < DEFAULT_PIDS_LIMIT.runc, `the pids limit refused fork #${count}`);
         assert.equal(errno, '11'); // EAGAIN
       } else {
-        assert.ok(/^refused after \d+/m.test(counted.stdout) || counted.oomKilled, JSON.stringify(counted));
+        assert.ok(/^refused after \d+/m.test(counted.stdout) || counted.oomKilled || killedWithItsSandbox(counted), JSON.stringify(counted));
       }
       await assertNextRunWorks();
     });
@@ -71,7 +81,7 @@ for (const runtime of [undefined, 'runsc'] as const) {
       const result = await sandbox.run(fixture('memory_bomb.py'));
       assert.equal(result.isError, true);
       assert.equal(result.timedOut, false);
-      assert.ok(result.oomKilled || /MemoryError/.test(result.stderr), JSON.stringify(result));
+      assert.ok(result.oomKilled || /MemoryError/.test(result.stderr) || killedWithItsSandbox(result), JSON.stringify(result));
       if (result.oomKilled) assert.equal(result.exitCode, 137);
       await assertNextRunWorks();
     });
