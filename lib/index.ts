@@ -5,7 +5,7 @@ export * from './public-api.js';
 export type { SandboxState, SandboxStats } from './sandbox.js';
 export type { Callback } from './callback.js';
 export type { RunResult, RunStatus, RunTimings, RunUsage, SkippedFile } from './result.js';
-export type { SandboxOptions, ResolvedSandboxOptions, RunParams, RunParamsObject } from './options.js';
+export type { SandboxOptions, ResolvedSandboxOptions, EngineOptions, ResolvedEngineOptions, InputTransfer, RunParams, RunParamsObject } from './options.js';
 export type { SandboxErrorCode, ValidationIssue } from './errors.js';
 export type { RemoveOrphansOptions, OrphanReport } from './runner/orphan-reaper.js';
 export default Sandbox;

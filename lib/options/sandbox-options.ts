@@ -43,7 +43,8 @@ export const DEFAULT_LIMITS = { timeoutMs: 10_000, memoryLimitMb: 50, cpus: 1 } 
  */
 export type SandboxOptions = {
   /**
-   * Containers kept warm (1 to 64); runs beyond them wait in FIFO order.
+   * Containers kept warm (1 to 64); runs beyond them wait in FIFO order. With `engines`, each
+   * engine's own `poolSize` counts instead.
    *
    * @default 1
    */
@@ -78,11 +79,38 @@ export type SandboxOptions = {
   dockerPath?: string;
 
   /**
-   * Engine address for this Sandbox's docker calls.
+   * Engine address for this Sandbox's docker calls: `unix://...`, `ssh://user@host[:port]`
+   * (one connection per engine, kept open by the Sandbox) or `tcp://host:2376` (TLS from
+   * `DOCKER_TLS_VERIFY`/`DOCKER_CERT_PATH`).
    *
    * @default the environment's `DOCKER_HOST`
    */
   dockerHost?: string;
+
+  /**
+   * A Docker context (`docker context ls`) to reach the engine through, instead of `dockerHost`.
+   *
+   * @default the environment's (`DOCKER_CONTEXT`, or the CLI's current context)
+   */
+  context?: string;
+
+  /**
+   * Several engines sharing one queue: `[{ name, dockerHost | context, poolSize }]`. Each run goes
+   * to the least-loaded engine that is up; `result.engine` names it. Not with `dockerHost`,
+   * `context` or `poolSize`.
+   *
+   * @default one engine: `dockerHost` or `context`, with `poolSize` containers
+   */
+  engines?: EngineOptions[];
+
+  /**
+   * How code, stdin and files reach a container: `'mount'` (a read-only bind mount of a host temp
+   * dir: the engine must see this host's files), `'stdin'` (in-band on the container's attached
+   * stdin: works with any engine) or `'auto'` (checked once per engine at `initialize()`).
+   *
+   * @default 'auto'
+   */
+  inputTransfer?: InputTransfer;
 
   /**
    * How long a new container may take to become ready.
@@ -247,18 +275,67 @@ export type SandboxOptions = {
   preload?: string[];
 };
 
+/** See SandboxOptions.inputTransfer. */
+export type InputTransfer = 'auto' | 'mount' | 'stdin';
+
+/** One engine of `SandboxOptions.engines`. */
+export type EngineOptions = {
+  /** Names the engine in `result.engine`, `stats().engines` and errors; unique in the Sandbox. */
+  name: string;
+  /** The engine's address (as `dockerHost`); leave out both this and `context` for the environment's. */
+  dockerHost?: string;
+  /** A Docker context to reach the engine through; not with `dockerHost`. */
+  context?: string;
+  /** Containers kept warm on this engine (1 to 64). @default 1 */
+  poolSize?: number;
+};
+
+/** An engine of `sandbox.options.engines`: validated, with its pool size. */
+export type ResolvedEngineOptions = {
+  name: string;
+  dockerHost?: string;
+  context?: string;
+  poolSize: number;
+};
+
+const ENGINE_NAME = /^[A-Za-z0-9][\w.-]{0,62}$/;
+const DOCKER_HOST_RULE = 'an engine address such as "unix:///var/run/docker.sock", "ssh://user@host" or "tcp://host:2376"';
+const CONTEXT_RULE = 'a Docker context name (see `docker context ls`)';
+const CONTEXT_NAME = /^[A-Za-z0-9][\w.+-]*$/;
+
+const engineShape = z
+  .object(
+    {
+      name: z
+        .string({ error: 'must be a name of letters, digits, ".", "_" or "-", e.g. "local" or "gpu-host-2"' })
+        .regex(ENGINE_NAME, { error: 'must be a name of letters, digits, ".", "_" or "-", e.g. "local" or "gpu-host-2"' }),
+      dockerHost: nonEmptyString(DOCKER_HOST_RULE).optional(),
+      context: z.string({ error: `must be ${CONTEXT_RULE}` }).regex(CONTEXT_NAME, { error: `must be ${CONTEXT_RULE}` }).optional(),
+      poolSize: wholeNumber(1, 64).default(1),
+    },
+    { error: 'must be an object { name, dockerHost or context, poolSize }' },
+  )
+  .strict();
+
 /**
  * Validates SandboxOptions (documented there; a check below keeps the two alike). The keys' order
  * here is the order error messages list the known options in.
  */
 const sandboxOptionsShape = z
   .object({
-    poolSize: wholeNumber(1, 64).default(1),
+    poolSize: wholeNumber(1, 64).optional(),
     timeoutMs: wholeNumber(1, DAY_MS, ' (milliseconds)').optional(),
     memoryLimitMb: wholeNumber(16, 1024 * 1024, ' (MiB; Python itself needs about 10)').optional(),
     image: nonEmptyString('an image name, e.g. "docker-python-sandbox:latest"').default(DEFAULT_IMAGE),
     dockerPath: nonEmptyString('the path or name of the docker binary').default('docker'),
-    dockerHost: nonEmptyString('an engine address such as "unix:///var/run/docker.sock"').optional(),
+    dockerHost: nonEmptyString(DOCKER_HOST_RULE).optional(),
+    context: z.string({ error: `must be ${CONTEXT_RULE}` }).regex(CONTEXT_NAME, { error: `must be ${CONTEXT_RULE}` }).optional(),
+    engines: z
+      .array(engineShape, { error: 'must be an array of engines, e.g. [{ name: "a", dockerHost: "ssh://sandbox@a" }]' })
+      .min(1, { error: 'must list at least one engine' })
+      .max(16, { error: 'must list at most 16 engines' })
+      .optional(),
+    inputTransfer: z.enum(['auto', 'mount', 'stdin'], { error: 'must be "auto", "mount" or "stdin"' }).default('auto'),
     startTimeoutMs: wholeNumber(1_000, 10 * 60_000, ' (milliseconds)').default(60_000),
 
     runtime: z
@@ -317,6 +394,24 @@ const LIMIT_MAXIMA = [
 
 export const sandboxOptionsSchema = sandboxOptionsShape
   .superRefine((options, context) => {
+    if (options.dockerHost !== undefined && options.context !== undefined) {
+      context.addIssue({ code: 'custom', path: ['context'], message: 'must not be given with dockerHost; give one of them' });
+    }
+    if (options.engines !== undefined) {
+      for (const key of ['dockerHost', 'context', 'poolSize'] as const) {
+        if (options[key] !== undefined) {
+          context.addIssue({ code: 'custom', path: [key], message: `must not be given with engines; set each engine's ${key} in engines instead` });
+        }
+      }
+      const seen = new Set<string>();
+      options.engines.forEach((engine, index) => {
+        if (seen.has(engine.name)) context.addIssue({ code: 'custom', path: ['engines', index, 'name'], message: `must be unique; "${engine.name}" is named twice` });
+        seen.add(engine.name);
+        if (engine.dockerHost !== undefined && engine.context !== undefined) {
+          context.addIssue({ code: 'custom', path: ['engines', index, 'context'], message: 'must not be given with dockerHost; give one of them' });
+        }
+      });
+    }
     // The Sandbox's own limits must fit under the maxima it sets for runs. Only values the caller
     // gave are checked: the defaults shrink to fit (see the transform below).
     for (const [name, max] of LIMIT_MAXIMA) {
@@ -338,22 +433,32 @@ export const sandboxOptionsSchema = sandboxOptionsShape
       });
     }
   })
-  .transform((options) => ({
+  .transform(({ engines, dockerHost, context, poolSize, ...options }) => ({
     ...options,
+    ...(engines === undefined && dockerHost !== undefined && { dockerHost }),
+    ...(engines === undefined && context !== undefined && { context }),
+    poolSize: engines === undefined ? (poolSize ?? 1) : engines.reduce((total, engine) => total + engine.poolSize, 0),
+    engines: engines ?? [{ name: DEFAULT_ENGINE_NAME, poolSize: poolSize ?? 1, ...(dockerHost !== undefined && { dockerHost }), ...(context !== undefined && { context }) }],
     timeoutMs: options.timeoutMs ?? Math.min(DEFAULT_LIMITS.timeoutMs, options.maxTimeoutMs),
     memoryLimitMb: options.memoryLimitMb ?? Math.min(DEFAULT_LIMITS.memoryLimitMb, options.maxMemoryLimitMb),
     cpus: options.cpus ?? Math.min(DEFAULT_LIMITS.cpus, options.maxCpus),
     pidsLimit: options.pidsLimit ?? (options.runtime === 'runsc' ? DEFAULT_PIDS_LIMIT.runsc : DEFAULT_PIDS_LIMIT.runc),
   }));
 
-/** The options whose default is to leave them unset: the engine's runtime, its DOCKER_HOST, no queue limit. */
-type UnsetByDefault = 'runtime' | 'dockerHost' | 'maxQueue';
+/** The options whose default is to leave them unset: the engine's runtime, its DOCKER_HOST or context, no queue limit. */
+type UnsetByDefault = 'runtime' | 'dockerHost' | 'context' | 'maxQueue';
 
 /**
  * The options as the Sandbox uses them (`sandbox.options`): validated, every default filled in.
- * Built from SandboxOptions so that each field keeps its documentation.
+ * Built from SandboxOptions so that each field keeps its documentation. `engines` always lists the
+ * engines (one, named "default", when the options gave `dockerHost`/`context` or nothing) and
+ * `poolSize` is their total.
  */
-export type ResolvedSandboxOptions = Required<Omit<SandboxOptions, UnsetByDefault>> & Pick<SandboxOptions, UnsetByDefault>;
+export type ResolvedSandboxOptions = Required<Omit<SandboxOptions, UnsetByDefault | 'engines'>> &
+  Pick<SandboxOptions, UnsetByDefault> & { engines: ResolvedEngineOptions[] };
+
+/** The name of the one engine of a Sandbox whose options do not list `engines`. */
+export const DEFAULT_ENGINE_NAME = 'default';
 
 // Compilation fails here when SandboxOptions and what the schema accepts differ in a key, its type
 // or whether it may be left out: a new option needs both its rule above and its documentation.

@@ -213,7 +213,7 @@ expectType<RunParamsObject>().toMatchTypeOf<Record<string, unknown>>();
 // to leave them unset stay optional.
 expectType<ResolvedSandboxOptions>().toMatchTypeOf<SandboxOptions>();
 expectType<{ [K in keyof ResolvedSandboxOptions]-?: undefined extends ResolvedSandboxOptions[K] ? K : never }[keyof ResolvedSandboxOptions]>().toEqualTypeOf<
-  'runtime' | 'dockerHost' | 'maxQueue'
+  'runtime' | 'dockerHost' | 'context' | 'maxQueue'
 >();
 
 // ---------------------------------------------------------------------------------------------
