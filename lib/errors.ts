@@ -26,12 +26,26 @@ export interface SandboxErrorDetails {
 export class SandboxError extends Error {
   readonly code: SandboxErrorCode;
   readonly command: string | undefined;
+  /** The engine (its name in `options.engines`) the error comes from, when it comes from one. */
+  engine: string | undefined;
 
   constructor(code: SandboxErrorCode, message: string, details: SandboxErrorDetails = {}) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
     this.name = new.target.name;
     this.code = code;
     this.command = details.command;
+    this.engine = undefined;
+  }
+
+  /**
+   * Names the engine the error comes from: in `engine`, and at the start of the message when the
+   * Sandbox has several engines (`named`). Returns this error.
+   */
+  fromEngine(engine: string, named: boolean): this {
+    if (this.engine !== undefined) return this;
+    this.engine = engine;
+    if (named) this.message = `Engine "${engine}": ${this.message}`;
+    return this;
   }
 }
 

@@ -17,9 +17,14 @@ export class FakeFactory implements PoolResourceFactory<FakeResource> {
   hold = false;
   failWith: Error | undefined;
   readonly pending: PendingCreate[] = [];
+  /** The `recovering` flag of each create() call, in order. */
+  readonly recoveringFlags: boolean[] = [];
+  /** Ids start here (so that the resources of several factories differ). */
+  constructor(readonly firstId = 1) {}
 
-  create(): Promise<FakeResource> {
-    const id = ++this.created;
+  create(recovering = false): Promise<FakeResource> {
+    this.recoveringFlags.push(recovering);
+    const id = this.firstId + this.created++;
     if (this.failWith) return Promise.reject(this.failWith);
     if (!this.hold) return Promise.resolve({ id });
     return new Promise((resolve, reject) => {
