@@ -82,10 +82,13 @@ export class RunParamsError extends SandboxError {
 export class DockerCliError extends SandboxError {
   readonly exitCode: number | undefined;
   readonly stderr: string;
-  constructor(message: string, details: { command: string; exitCode: number | undefined; stderr: string; cause?: unknown }) {
+  /** The command was killed after its time limit (the engine did not answer in time). */
+  readonly timedOut: boolean;
+  constructor(message: string, details: { command: string; exitCode: number | undefined; stderr: string; timedOut?: boolean; cause?: unknown }) {
     super('ERR_DOCKER_CLI', message, details);
     this.exitCode = details.exitCode;
     this.stderr = details.stderr;
+    this.timedOut = details.timedOut ?? false;
   }
 }
 

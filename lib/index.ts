@@ -2,7 +2,7 @@ import * as publicApi from './public-api.js';
 import { Sandbox } from './sandbox.js';
 
 export * from './public-api.js';
-export type { SandboxState, SandboxStats } from './sandbox.js';
+export type { SandboxState, SandboxStats, EngineStats } from './sandbox.js';
 export type { Callback } from './callback.js';
 export type { RunResult, RunStatus, RunTimings, RunUsage, SkippedFile } from './result.js';
 export type { SandboxOptions, ResolvedSandboxOptions, EngineOptions, ResolvedEngineOptions, InputTransfer, RunParams, RunParamsObject } from './options.js';

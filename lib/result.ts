@@ -96,11 +96,13 @@ export interface RunResult {
    * aborted or killed, so its container is gone) each pattern is listed with the reason.
    */
   skippedFiles: SkippedFile[];
+  /** The name of the engine that ran the program (`'default'` unless the options list `engines`). */
+  engine: string;
 }
 
 const SIGNAL_NAMES = new Map(Object.entries(constants.signals).map(([name, number]) => [number, name]));
 
-export function toRunResult(execution: Execution, queuedMs: number): RunResult {
+export function toRunResult(execution: Execution, queuedMs: number, engine: string): RunResult {
   const timedOut = execution.reason === 'timeout';
   const isError = timedOut || execution.oomKilled || execution.truncated || execution.exitCode !== 0;
   const status: RunStatus = timedOut ? 'timeout' : execution.oomKilled ? 'oom' : execution.truncated ? 'output_limit' : isError ? 'error' : 'ok';
@@ -121,6 +123,7 @@ export function toRunResult(execution: Execution, queuedMs: number): RunResult {
     usage: execution.usage,
     files: execution.files,
     skippedFiles: execution.skippedFiles,
+    engine,
   };
 }
 

@@ -9,7 +9,7 @@ import { setMaxListeners } from 'node:events';
 import { settle, type Callback } from './callback.js';
 import { AbortError, NotInitializedError, SandboxClosedError } from './errors.js';
 import { parseRunParams, parseSandboxOptions, type ResolvedSandboxOptions, type RunParams, type SandboxOptions } from './options.js';
-import type { PoolStats } from './pool/pool.js';
+import type { PoolGroupState, PoolStats } from './pool/pool.js';
 import { toRunResult, type RunResult } from './result.js';
 import { SandboxRunner } from './runner/sandbox-runner.js';
 
@@ -17,7 +17,25 @@ export type SandboxState = 'created' | 'initializing' | 'ready' | 'closed';
 
 /** What `stats()` says: containers by state, queued runs, and whether new containers can be made. */
 export interface SandboxStats extends Omit<PoolStats, 'lastError'> {
-  /** Why the last container could not be made, while `failing` (e.g. EngineUnavailableError); else null. */
+  /** Why the last container could not be made, while `failing` (no engine can make one; e.g. EngineUnavailableError); else null. */
+  lastError: Error | null;
+  /** Each engine (one, `'default'`, unless the options list `engines`), in the order of the options. */
+  engines: EngineStats[];
+}
+
+/**
+ * One engine in `stats().engines`. `state`: `'up'` (its containers serve runs), `'failing'` (its
+ * containers cannot be made, e.g. the image is missing there), `'down'` (it does not answer: no run
+ * goes there; it is probed with backoff and re-admitted when it answers).
+ */
+export interface EngineStats {
+  name: string;
+  state: PoolGroupState;
+  size: number;
+  ready: number;
+  busy: number;
+  starting: number;
+  consecutiveFailures: number;
   lastError: Error | null;
 }
 
@@ -92,9 +110,18 @@ export class Sandbox implements AsyncDisposable {
   /** Containers by state, queued runs, and whether new containers can be made (`failing`, `lastError`). */
   stats(): SandboxStats {
     const stats = this.#runner.stats();
-    if (stats === undefined)
-      return { size: this.options.poolSize, ready: 0, busy: 0, starting: 0, queued: 0, failing: false, consecutiveFailures: 0, lastError: null };
-    return { ...stats, lastError: stats.lastError instanceof Error ? stats.lastError : null };
+    const engines = this.#runner.engineStats()?.map((engine) => ({ ...engine, lastError: engine.lastError instanceof Error ? engine.lastError : null }));
+    if (stats === undefined || engines === undefined) {
+      const idle = { ready: 0, busy: 0, starting: 0, consecutiveFailures: 0, lastError: null };
+      return {
+        size: this.options.poolSize,
+        ...idle,
+        queued: 0,
+        failing: false,
+        engines: this.options.engines.map((engine) => ({ name: engine.name, state: 'up', size: engine.poolSize, ...idle })),
+      };
+    }
+    return { ...stats, lastError: stats.lastError instanceof Error ? stats.lastError : null, engines };
   }
 
   #initialize(): Promise<void> {
@@ -136,7 +163,7 @@ export class Sandbox implements AsyncDisposable {
       if (params.signal?.aborted) throw new AbortError(params.signal.reason, true);
       throw new SandboxClosedError('The sandbox was cleaned up while this run was in flight.');
     }
-    return toRunResult(run.execution, run.queuedMs);
+    return toRunResult(run.execution, run.queuedMs, run.engine);
   }
 
   async #cleanup(): Promise<void> {

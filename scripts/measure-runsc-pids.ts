@@ -81,7 +81,7 @@ async function attempt(pidsLimit: number): Promise<Attempt> {
   // put in after validation.
   const options = { ...parseSandboxOptions({ runtime: 'runsc', poolSize: 1, startTimeoutMs: 30_000 }), pidsLimit };
   const fleetId = randomBytes(6).toString('hex');
-  const fleet = new ContainerFleet(options, fleetId);
+  const fleet = new ContainerFleet(options, fleetId, options.engines[0]!);
   current = fleet;
   const result = (works: boolean, failedAt: string | null, detail: string, pidsWhenWarm: number | null): Attempt => ({
     pidsLimit,
@@ -95,7 +95,7 @@ async function attempt(pidsLimit: number): Promise<Attempt> {
   const runOne = async (code: string, expected: string): Promise<{ problem?: string; stage: 'initialize' | 'run'; pids: number | null }> => {
     let container: WarmContainer;
     try {
-      container = await fleet.create();
+      container = await fleet.create(false);
     } catch (error) {
       return { problem: String(error), stage: 'initialize', pids: null };
     }

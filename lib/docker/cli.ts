@@ -13,6 +13,8 @@ export interface DockerCliConfig {
   binary: string;
   /** Engine address for this CLI (DOCKER_HOST); undefined keeps the environment's. */
   host: string | undefined;
+  /** A Docker context to use instead of `host`. */
+  context?: string | undefined;
 }
 
 export interface CommandOutput {
@@ -132,6 +134,7 @@ export class DockerCli {
     return new DockerCliError(`${command} ${reason}: ${capped(stderr).trim() || '(no stderr)'}`, {
       command,
       exitCode,
+      timedOut,
       stderr: capped(stderr),
       cause,
     });

@@ -42,7 +42,19 @@ export class DockerEngine {
 
   /** Resolves when the engine answers; rejects with EngineUnavailableError (within a few seconds) when it does not. */
   async ping(): Promise<void> {
-    await this.#cli.run(['version', '--format', '{{.Server.Version}}'], { timeoutMs: PING_TIMEOUT_MS });
+    try {
+      await this.#cli.run(['version', '--format', '{{.Server.Version}}'], { timeoutMs: PING_TIMEOUT_MS });
+    } catch (error) {
+      // An engine that accepts connections but never answers (hung, or its daemon stopped) is down too.
+      if (error instanceof DockerCliError && error.timedOut) {
+        throw new EngineUnavailableError(`The Docker engine at ${this.#cli.engineAddress} did not answer within ${PING_TIMEOUT_MS} ms; is it hung?`, {
+          command: error.command ?? 'docker version',
+          stderr: error.stderr,
+          cause: error,
+        });
+      }
+      throw error;
+    }
   }
 
   /** The EngineUnavailableError to report when the engine does not answer now, else undefined. Never rejects. */

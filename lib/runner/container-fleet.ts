@@ -3,10 +3,10 @@
  * a warm container, destroy used ones, follow their deaths and OOM kills, and sweep up what is left.
  */
 import type { ContainerLimits } from '../docker/container-args.js';
-import { createLabels, SANDBOX_LABEL } from '../docker/labels.js';
+import { createLabels, ROLE_LABEL, SANDBOX_LABEL } from '../docker/labels.js';
 import { DockerEngine } from '../docker/engine.js';
-import { EngineUnavailableError, ImageNotFoundError } from '../errors.js';
-import type { ResolvedSandboxOptions } from '../options.js';
+import { EngineUnavailableError, ImageNotFoundError, SandboxError } from '../errors.js';
+import { DEFAULT_ENGINE_NAME, type ResolvedEngineOptions, type ResolvedSandboxOptions } from '../options.js';
 import type { PoolResourceFactory } from '../pool/pool.js';
 import { ContainerEvents } from './container-events.js';
 import { NetnsHolders } from './netns-holders.js';
@@ -34,8 +34,22 @@ export function limitsOf(options: ResolvedSandboxOptions): ContainerLimits {
 /** How long a container whose program ended may take to exit and be removed by the engine. */
 const SELF_REMOVAL_GRACE_MS = 5_000;
 
+/**
+ * The containers of one Sandbox on ONE engine (a Sandbox with several engines has a fleet for each).
+ */
 export class ContainerFleet implements PoolResourceFactory<WarmContainer> {
+  /** The engine's name in `options.engines`. */
+  readonly name: string;
+  /** Whether errors name the engine in their message (the Sandbox lists `engines`). */
+  readonly #namedInErrors: boolean;
   readonly #engine: DockerEngine;
+  /** The names of this fleet's containers that are not destroyed yet. */
+  readonly #live = new Set<string>();
+  /**
+   * The engine stopped answering: containers are not removed one by one (the calls would fail or
+   * hang), and the next creation first checks the engine and removes what this Sandbox left on it.
+   */
+  #suspect = false;
   readonly #settings: ContainerSettings;
   readonly #sandboxId: string;
   readonly #events: ContainerEvents;
@@ -49,8 +63,10 @@ export class ContainerFleet implements PoolResourceFactory<WarmContainer> {
   #reapRound: Promise<void> | undefined;
   #stopped = false;
 
-  constructor(options: ResolvedSandboxOptions, sandboxId: string) {
-    this.#engine = new DockerEngine({ binary: options.dockerPath, host: options.dockerHost });
+  constructor(options: ResolvedSandboxOptions, sandboxId: string, engine: ResolvedEngineOptions) {
+    this.name = engine.name;
+    this.#namedInErrors = options.engines.length > 1 || engine.name !== DEFAULT_ENGINE_NAME;
+    this.#engine = new DockerEngine({ binary: options.dockerPath, host: engine.dockerHost, context: engine.context });
     this.#sandboxId = sandboxId;
     this.#reaping = { atStart: options.reapOrphans, intervalMs: options.reapOrphans ? options.reapIntervalMs : 0 };
     this.#events = new ContainerEvents(this.#engine, `${SANDBOX_LABEL}=${sandboxId}`);
@@ -65,7 +81,7 @@ export class ContainerFleet implements PoolResourceFactory<WarmContainer> {
       this.#holders = new NetnsHolders(
         this.#engine,
         { image: options.image, labels: createLabels(sandboxId, 'netns'), limits: this.#settings.limits, namePrefix: `dps-${sandboxId}-netns-` },
-        2 * options.poolSize, // one in use and one coming back, per slot
+        2 * engine.poolSize, // one in use and one coming back, per slot
         this.#events,
       );
     }
@@ -82,6 +98,8 @@ export class ContainerFleet implements PoolResourceFactory<WarmContainer> {
       await this.#engine.checkImage(this.#settings.image);
       const runtime = this.#settings.limits.runtime;
       if (runtime !== undefined) await this.#engine.checkRuntime(runtime);
+    } catch (error) {
+      throw this.#named(error);
     } finally {
       await reaping;
     }
@@ -109,7 +127,40 @@ export class ContainerFleet implements PoolResourceFactory<WarmContainer> {
     }, this.#reaping.intervalMs).unref();
   }
 
-  async create(): Promise<WarmContainer> {
+  async create(recovering: boolean): Promise<WarmContainer> {
+    try {
+      if (recovering || this.#suspect) await this.#recover();
+      return await this.#create();
+    } catch (error) {
+      if (error instanceof EngineUnavailableError) this.#suspect = true;
+      throw this.#named(error);
+    }
+  }
+
+  /**
+   * The engine stopped answering (or containers could not be made): before making more, check that
+   * it answers (bounded: a hung engine fails here within seconds) and, after an outage, remove what
+   * this Sandbox left on it (containers of runs lost with the engine).
+   */
+  async #recover(): Promise<void> {
+    await this.#engine.ping();
+    if (!this.#suspect) return;
+    const names = await this.#engine.listContainers({ [SANDBOX_LABEL]: this.#sandboxId, [ROLE_LABEL]: 'runner' });
+    await this.#engine.removeContainers(names.filter((name) => !this.#live.has(name)));
+    this.#suspect = false;
+  }
+
+  /** A run on this engine found it not answering. */
+  noteUnavailable(): void {
+    this.#suspect = true;
+  }
+
+  /** Adds the engine's name to a typed error. */
+  #named(error: unknown): unknown {
+    return error instanceof SandboxError ? error.fromEngine(this.name, this.#namedInErrors) : error;
+  }
+
+  async #create(): Promise<WarmContainer> {
     const holder = this.#holders?.take();
     if (holder === undefined) return this.#start(this.#settings);
     const settings = { ...this.#settings, limits: { ...this.#settings.limits, network: `container:${holder}` } };
@@ -129,9 +180,16 @@ export class ContainerFleet implements PoolResourceFactory<WarmContainer> {
 
   async #start(settings: ContainerSettings): Promise<WarmContainer> {
     this.#sequence += 1;
-    const container = await WarmContainer.start(this.#engine, `dps-${this.#sandboxId}-${this.#sequence}`, settings);
-    this.#events.watch(container);
-    return container;
+    const name = `dps-${this.#sandboxId}-${this.#sequence}`;
+    this.#live.add(name);
+    try {
+      const container = await WarmContainer.start(this.#engine, name, settings);
+      this.#events.watch(container);
+      return container;
+    } catch (error) {
+      this.#live.delete(name);
+      throw error;
+    }
   }
 
   /**
@@ -173,7 +231,9 @@ export class ContainerFleet implements PoolResourceFactory<WarmContainer> {
     const settled = await Promise.all(exiting.map((item) => item.exited(SELF_REMOVAL_GRACE_MS)));
     const stuck = exiting.filter((_, index) => !settled[index]);
     const force = [...items.filter((item) => !item.reported), ...stuck];
-    await this.#engine.removeContainers(force.map((item) => item.name)).catch(swallowed('removing used containers'));
+    // On an engine that does not answer, removal would fail or hang: recovery removes them later.
+    if (!this.#suspect) await this.#engine.removeContainers(force.map((item) => item.name)).catch(swallowed('removing used containers'));
+    for (const item of items) this.#live.delete(item.name);
     await Promise.all(items.map((item) => item.releaseHostResources()));
     // Every process of these containers is gone now: their namespaces may serve again.
     for (const item of items) {
@@ -189,6 +249,12 @@ export class ContainerFleet implements PoolResourceFactory<WarmContainer> {
     clearTimeout(this.#reapTimer);
     await this.#reapRound;
     this.#events.stop();
+    try {
+      // A hung engine would hold each call below for a minute: find out within seconds.
+      if (this.#suspect) await this.#engine.ping();
+    } catch (error) {
+      throw this.#named(error);
+    }
     await this.#holders?.stop();
     const names = await this.#engine.listContainers({ [SANDBOX_LABEL]: this.#sandboxId });
     await this.#engine.removeContainers(names);

@@ -1,16 +1,20 @@
 /**
  * Runs a Sandbox's programs on its containers: the pool of warm containers (lib/pool, which knows
- * nothing of Docker), the fleet that makes and removes them, and the rules between the two:
+ * nothing of Docker; one group per engine), the fleets that make and remove them (one per
+ * engine), and the rules between the two:
+ * - a run that finds its engine not answering fails with EngineUnavailableError naming the engine
+ *   (it may have started: it is never run twice); the engine is marked down, so queued runs go to
+ *   the others until a creation on it succeeds again;
  * - a container found gone before its program started ran nothing: the run moves to another
  *   (at most MAX_LOST_CONTAINERS times);
  * - a run whose memory or CPU limits a warm container cannot take gets a container of its own,
  *   while it holds a pool slot, so no more containers run than the pool has;
  * - which creation failures are lasting (waiting runs get them at once) and how retries back off.
  */
-import { ContainerStartError, ImageNotFoundError, RuntimeNotFoundError } from '../errors.js';
+import { ContainerStartError, EngineUnavailableError, ImageNotFoundError, RuntimeNotFoundError } from '../errors.js';
 import { swallowed } from '../debug.js';
 import type { ResolvedSandboxOptions } from '../options.js';
-import { Pool, type PoolStats } from '../pool/pool.js';
+import { Pool, type PoolGroupStats, type PoolStats } from '../pool/pool.js';
 import { ContainerFleet } from './container-fleet.js';
 import { ContainerLostError, LimitsNotAppliedError, type ExecuteOptions, type Execution, type WarmContainer } from './warm-container.js';
 
@@ -30,16 +34,18 @@ export interface ProgramRun {
   execution: Execution;
   /** How long the run waited for a container. */
   queuedMs: number;
+  /** The name of the engine that ran it. */
+  engine: string;
 }
 
 export class SandboxRunner {
   readonly #options: ResolvedSandboxOptions;
-  readonly #fleet: ContainerFleet;
+  readonly #fleets: ReadonlyMap<string, ContainerFleet>;
   #pool: Pool<WarmContainer> | undefined;
 
   constructor(options: ResolvedSandboxOptions, sandboxId: string) {
     this.#options = options;
-    this.#fleet = new ContainerFleet(options, sandboxId);
+    this.#fleets = new Map(options.engines.map((engine) => [engine.name, new ContainerFleet(options, sandboxId, engine)]));
   }
 
   /**
@@ -48,17 +54,27 @@ export class SandboxRunner {
    * Sandbox was cleaned up meanwhile: then the pool is closed again and this resolves false.
    */
   async start(closing: () => boolean): Promise<boolean> {
-    await this.#fleet.start();
-    const pool = new Pool(this.#fleet, {
-      size: this.#options.poolSize,
-      maxQueue: this.#options.maxQueue,
-      queueTimeoutMs: this.#options.queueTimeoutMs,
-      retryMinMs: RETRY_MIN_MS,
-      retryMaxMs: RETRY_MAX_MS,
-      isLasting,
-    });
+    const fleets = [...this.#fleets.values()];
+    const started = await Promise.allSettled(fleets.map((fleet) => fleet.start()));
+    const failed = started.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+    if (failed !== undefined) {
+      await this.#stopFleets().catch(swallowed('removing what a failed start made'));
+      throw failed.reason;
+    }
+    const pool = new Pool(
+      fleets.map((fleet) => ({ name: fleet.name, factory: fleet, size: this.#sizeOf(fleet.name) })),
+      {
+        size: this.#options.poolSize,
+        maxQueue: this.#options.maxQueue,
+        queueTimeoutMs: this.#options.queueTimeoutMs,
+        retryMinMs: RETRY_MIN_MS,
+        retryMaxMs: RETRY_MAX_MS,
+        isLasting,
+        isDown: (error) => error instanceof EngineUnavailableError,
+      },
+    );
     await pool.start().catch(async (error: unknown) => {
-      await this.#fleet.stop().catch(swallowed('removing what a failed start made'));
+      await this.#stopFleets().catch(swallowed('removing what a failed start made'));
       throw error;
     });
     if (closing()) {
@@ -66,8 +82,12 @@ export class SandboxRunner {
       return false;
     }
     this.#pool = pool;
-    this.#fleet.enableNamespaceReuse();
+    for (const fleet of fleets) fleet.enableNamespaceReuse();
     return true;
+  }
+
+  #sizeOf(engine: string): number {
+    return this.#options.engines.find((candidate) => candidate.name === engine)?.poolSize ?? 0;
   }
 
   /**
@@ -79,15 +99,24 @@ export class SandboxRunner {
     const pool = this.#pool;
     if (pool === undefined) throw new Error('internal error: run() before start()');
     const ownLimits = options.memoryLimitMb !== this.#options.memoryLimitMb || options.cpus !== this.#options.cpus;
-    const dedicated = ownLimits && !this.#fleet.canUpdateLimits;
     const queuedAt = performance.now();
     for (let attempt = 1; ; attempt++) {
       const container = await acquireLive(pool, options.signal);
       const queuedMs = performance.now() - queuedAt;
+      const engine = pool.groupOf(container) ?? '';
+      const fleet = this.#fleets.get(engine);
+      if (fleet === undefined) throw new Error(`internal error: no fleet for engine "${engine}"`);
+      const dedicated = ownLimits && !fleet.canUpdateLimits;
       try {
-        const execution = dedicated ? await this.#fleet.executeDedicated(code, options) : await this.#execute(container, code, options);
-        return { execution, queuedMs };
+        const execution = dedicated ? await fleet.executeDedicated(code, options) : await this.#execute(fleet, container, code, options);
+        return { execution, queuedMs, engine };
       } catch (error) {
+        if (error instanceof EngineUnavailableError) {
+          // Runs waiting now go to the other engines; this one is probed until it answers.
+          fleet.noteUnavailable();
+          pool.markDown(engine, error);
+          throw error.fromEngine(engine, this.#options.engines.length > 1);
+        }
         // The container was gone before the program started: nothing ran, so run it on another.
         if (!(error instanceof ContainerLostError)) throw error;
         if (attempt === MAX_LOST_CONTAINERS) {
@@ -103,18 +132,23 @@ export class SandboxRunner {
   }
 
   /** Runs on a warm container; when the engine cannot give it the run's limits, on a container started with them. */
-  async #execute(container: WarmContainer, code: string, options: ExecuteOptions): Promise<Execution> {
+  async #execute(fleet: ContainerFleet, container: WarmContainer, code: string, options: ExecuteOptions): Promise<Execution> {
     try {
       return await container.execute(code, options);
     } catch (error) {
       if (!(error instanceof LimitsNotAppliedError)) throw error;
-      return this.#fleet.executeDedicated(code, options);
+      return fleet.executeDedicated(code, options);
     }
   }
 
   /** The pool's counters; undefined before start. */
   stats(): PoolStats | undefined {
     return this.#pool?.stats();
+  }
+
+  /** Each engine's counters and state; undefined before start. */
+  engineStats(): PoolGroupStats[] | undefined {
+    return this.#pool?.groupStats();
   }
 
   /** Resolves when every slot holds a ready container and nothing is being removed. */
@@ -125,7 +159,14 @@ export class SandboxRunner {
   /** Settles runs (the pool waits for them), then removes every container of the Sandbox. */
   async close(): Promise<void> {
     await this.#pool?.close();
-    await this.#fleet.stop();
+    await this.#stopFleets();
+  }
+
+  /** Stops every fleet (all are tried); rejects with the first failure, e.g. an engine that does not answer. */
+  async #stopFleets(): Promise<void> {
+    const stopped = await Promise.allSettled([...this.#fleets.values()].map((fleet) => fleet.stop()));
+    const failed = stopped.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+    if (failed !== undefined) throw failed.reason;
   }
 }
 

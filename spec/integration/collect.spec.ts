@@ -131,5 +131,15 @@ test('collect patterns that are absolute or escape the work dir reject with RunP
       return true;
     });
   }
-  assert.deepEqual(sandbox.stats(), { size: 1, ready: 1, busy: 0, starting: 0, queued: 0, failing: false, consecutiveFailures: 0, lastError: null });
+  assert.deepEqual(sandbox.stats(), {
+    size: 1,
+    ready: 1,
+    busy: 0,
+    starting: 0,
+    queued: 0,
+    failing: false,
+    consecutiveFailures: 0,
+    lastError: null,
+    engines: [{ name: 'default', state: 'up', size: 1, ready: 1, busy: 0, starting: 0, consecutiveFailures: 0, lastError: null }],
+  });
 });

@@ -46,7 +46,17 @@ test('invalid run params reject with RunParamsError and use no container', async
   });
   await assert.rejects(sandbox.run(null as never), RunParamsError);
   await assert.rejects(sandbox.run({ code: 'x', memory: 5 } as never), /memory: is not a known option/);
-  assert.deepEqual(sandbox.stats(), { size: 2, ready: 2, busy: 0, starting: 0, queued: 0, failing: false, consecutiveFailures: 0, lastError: null });
+  assert.deepEqual(sandbox.stats(), {
+    size: 2,
+    ready: 2,
+    busy: 0,
+    starting: 0,
+    queued: 0,
+    failing: false,
+    consecutiveFailures: 0,
+    lastError: null,
+    engines: [{ name: 'default', state: 'up', size: 2, ready: 2, busy: 0, starting: 0, consecutiveFailures: 0, lastError: null }],
+  });
   assert.deepEqual((await runnerContainers(sandbox.id)).sort(), before.sort());
 });
 
@@ -143,7 +153,17 @@ test('initialize() twice starts one pool; used containers are replaced in the ba
   await sandbox.run('print(1)');
   // The used container is removed and a new one takes its place.
   await sandbox.whenWarm();
-  assert.deepEqual(sandbox.stats(), { size: 2, ready: 2, busy: 0, starting: 0, queued: 0, failing: false, consecutiveFailures: 0, lastError: null });
+  assert.deepEqual(sandbox.stats(), {
+    size: 2,
+    ready: 2,
+    busy: 0,
+    starting: 0,
+    queued: 0,
+    failing: false,
+    consecutiveFailures: 0,
+    lastError: null,
+    engines: [{ name: 'default', state: 'up', size: 2, ready: 2, busy: 0, starting: 0, consecutiveFailures: 0, lastError: null }],
+  });
   const after = await runnerContainers(sandbox.id);
   assert.equal(after.length, 2);
   assert.equal(after.filter((name) => first.includes(name)).length, 1);

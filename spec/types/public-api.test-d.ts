@@ -279,4 +279,6 @@ expectType<keyof RunResult>().toEqualTypeOf<
   | 'usage'
   | 'files'
   | 'skippedFiles'
+  | 'engine'
 >();
+expectType<RunResult['engine']>().toEqualTypeOf<string>();
