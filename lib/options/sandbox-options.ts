@@ -95,7 +95,7 @@ export type SandboxOptions = {
   context?: string;
 
   /**
-   * Several engines sharing one queue: `[{ name, dockerHost | context, poolSize }]`. Each run goes
+   * Several engines sharing one queue: `[{ name, dockerHost or context, poolSize }]`. Each run goes
    * to the least-loaded engine that is up; `result.engine` names it. Not with `dockerHost`,
    * `context` or `poolSize`.
    *
@@ -310,7 +310,10 @@ const engineShape = z
         .string({ error: 'must be a name of letters, digits, ".", "_" or "-", e.g. "local" or "gpu-host-2"' })
         .regex(ENGINE_NAME, { error: 'must be a name of letters, digits, ".", "_" or "-", e.g. "local" or "gpu-host-2"' }),
       dockerHost: nonEmptyString(DOCKER_HOST_RULE).optional(),
-      context: z.string({ error: `must be ${CONTEXT_RULE}` }).regex(CONTEXT_NAME, { error: `must be ${CONTEXT_RULE}` }).optional(),
+      context: z
+        .string({ error: `must be ${CONTEXT_RULE}` })
+        .regex(CONTEXT_NAME, { error: `must be ${CONTEXT_RULE}` })
+        .optional(),
       poolSize: wholeNumber(1, 64).default(1),
     },
     { error: 'must be an object { name, dockerHost or context, poolSize }' },
@@ -329,7 +332,10 @@ const sandboxOptionsShape = z
     image: nonEmptyString('an image name, e.g. "docker-python-sandbox:latest"').default(DEFAULT_IMAGE),
     dockerPath: nonEmptyString('the path or name of the docker binary').default('docker'),
     dockerHost: nonEmptyString(DOCKER_HOST_RULE).optional(),
-    context: z.string({ error: `must be ${CONTEXT_RULE}` }).regex(CONTEXT_NAME, { error: `must be ${CONTEXT_RULE}` }).optional(),
+    context: z
+      .string({ error: `must be ${CONTEXT_RULE}` })
+      .regex(CONTEXT_NAME, { error: `must be ${CONTEXT_RULE}` })
+      .optional(),
     engines: z
       .array(engineShape, { error: 'must be an array of engines, e.g. [{ name: "a", dockerHost: "ssh://sandbox@a" }]' })
       .min(1, { error: 'must list at least one engine' })
@@ -405,7 +411,8 @@ export const sandboxOptionsSchema = sandboxOptionsShape
       }
       const seen = new Set<string>();
       options.engines.forEach((engine, index) => {
-        if (seen.has(engine.name)) context.addIssue({ code: 'custom', path: ['engines', index, 'name'], message: `must be unique; "${engine.name}" is named twice` });
+        if (seen.has(engine.name))
+          context.addIssue({ code: 'custom', path: ['engines', index, 'name'], message: `must be unique; "${engine.name}" is named twice` });
         seen.add(engine.name);
         if (engine.dockerHost !== undefined && engine.context !== undefined) {
           context.addIssue({ code: 'custom', path: ['engines', index, 'context'], message: 'must not be given with dockerHost; give one of them' });
@@ -438,7 +445,9 @@ export const sandboxOptionsSchema = sandboxOptionsShape
     ...(engines === undefined && dockerHost !== undefined && { dockerHost }),
     ...(engines === undefined && context !== undefined && { context }),
     poolSize: engines === undefined ? (poolSize ?? 1) : engines.reduce((total, engine) => total + engine.poolSize, 0),
-    engines: engines ?? [{ name: DEFAULT_ENGINE_NAME, poolSize: poolSize ?? 1, ...(dockerHost !== undefined && { dockerHost }), ...(context !== undefined && { context }) }],
+    engines: engines ?? [
+      { name: DEFAULT_ENGINE_NAME, poolSize: poolSize ?? 1, ...(dockerHost !== undefined && { dockerHost }), ...(context !== undefined && { context }) },
+    ],
     timeoutMs: options.timeoutMs ?? Math.min(DEFAULT_LIMITS.timeoutMs, options.maxTimeoutMs),
     memoryLimitMb: options.memoryLimitMb ?? Math.min(DEFAULT_LIMITS.memoryLimitMb, options.maxMemoryLimitMb),
     cpus: options.cpus ?? Math.min(DEFAULT_LIMITS.cpus, options.maxCpus),

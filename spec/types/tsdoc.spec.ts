@@ -146,7 +146,10 @@ const PUBLIC_TYPES = {
 test("hovering an option, a run parameter or a result field in a consumer's code shows its documentation and default", () => {
   const poolSize = hover('poolSize');
   assert.match(poolSize.signature, /poolSize\?: number/);
-  assert.match(poolSize.documentation, /^Containers kept warm \(1 to 64\); runs beyond them wait in FIFO order\.$/);
+  assert.match(
+    poolSize.documentation,
+    /^Containers kept warm \(1 to 64\); runs beyond them wait in FIFO order\. With `engines`, each\sengine's own `poolSize` counts instead\.$/,
+  );
   assert.deepEqual(poolSize.tags, ['@default 1']);
   assert.deepEqual(hover('maxQueue').tags, ['@default no limit']);
   assert.match(hover('collect').documentation, /^Paths or globs relative to the work dir/);
@@ -174,10 +177,13 @@ test('every Sandbox option has a @default, and a literal one is the default the 
   for (const [name, doc] of fieldDocs(PUBLIC_TYPES.SandboxOptions())) {
     assert.ok(doc.default !== undefined, `SandboxOptions.${name} has no @default`);
     const literal = leadingLiteral(doc.default);
+    // `engines` is always resolved: one engine built from dockerHost/context/poolSize (checked below).
+    if (name === 'engines') continue;
     // "the engine's (runc)", "no limit": the option is left unset.
     if (literal === undefined) assert.equal(applied[name], undefined, `SandboxOptions.${name}: @default ${doc.default}, applied ${String(applied[name])}`);
     else assert.deepEqual(applied[name], literal.value, `SandboxOptions.${name}: @default ${doc.default}`);
   }
+  assert.deepEqual(applied.engines, [{ name: 'default', poolSize: 1 }]);
 });
 
 test('a literal @default of a run parameter is the default a run applies', () => {
