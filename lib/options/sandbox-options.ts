@@ -477,6 +477,7 @@ type _ResolvedSandboxOptionsMatchSchema = NoDifference<DifferingKeys<ResolvedSan
 
 export function parseSandboxOptions(input: unknown): ResolvedSandboxOptions {
   const parsed = sandboxOptionsSchema.safeParse(input ?? {});
-  if (!parsed.success) throw new SandboxOptionsError(toIssues(parsed.error, input, Object.keys(sandboxOptionsShape.shape)));
+  if (!parsed.success)
+    throw new SandboxOptionsError(toIssues(parsed.error, input, Object.keys(sandboxOptionsShape.shape), { engines: Object.keys(engineShape.shape) }));
   return parsed.data;
 }

@@ -42,10 +42,22 @@ export type DifferingKeys<A, B> = {
  */
 export type NoDifference<Keys extends never> = Keys;
 
-export function toIssues(error: z.ZodError, input: unknown, known: readonly string[]): ValidationIssue[] {
+/**
+ * `known`: the top-level keys; `nestedKnown`: the keys of objects nested under a top-level key
+ * (e.g. each of `engines`), for the message about a key that is not one of them.
+ */
+export function toIssues(
+  error: z.ZodError,
+  input: unknown,
+  known: readonly string[],
+  nestedKnown: Readonly<Record<string, readonly string[]>> = {},
+): ValidationIssue[] {
   return error.issues.flatMap((issue): ValidationIssue[] => {
     if (issue.code === 'unrecognized_keys') {
-      return issue.keys.map((key) => ({ path: key, message: `is not a known option; known options are ${known.join(', ')}` }));
+      if (issue.path.length === 0) return issue.keys.map((key) => ({ path: key, message: `is not a known option; known options are ${known.join(', ')}` }));
+      const where = issue.path.map(String).join('.');
+      const keys = nestedKnown[String(issue.path[0])] ?? [];
+      return issue.keys.map((key) => ({ path: `${where}.${key}`, message: `is not a known key here; known keys are ${keys.join(', ')}` }));
     }
     const path = issue.path.map(String).join('.');
     return [{ path, message: `${issue.message} (${described(valueAt(input, issue.path))})` }];

@@ -270,3 +270,59 @@ test('maxCollectBytes and preload are validated; collect patterns must stay in t
   assert.throws(() => parseRunParams({ code: '', collect: ['/abs'] }, parseSandboxOptions({})), /collect\.0: must be relative to the work dir/);
   assert.deepEqual(parseRunParams({ code: '', collect: ['*.png', 'out/**'] }, parseSandboxOptions({})).collect, ['*.png', 'out/**']);
 });
+
+test('engines: each engine gets its pool; poolSize is their total; dockerHost or context alone is one engine named "default"', () => {
+  const options = parseSandboxOptions({
+    engines: [
+      { name: 'a', dockerHost: 'ssh://sandbox@a.example' },
+      { name: 'b', context: 'build-box', poolSize: 3 },
+    ],
+  });
+  assert.equal(options.poolSize, 4);
+  assert.deepEqual(options.engines, [
+    { name: 'a', dockerHost: 'ssh://sandbox@a.example', poolSize: 1 },
+    { name: 'b', context: 'build-box', poolSize: 3 },
+  ]);
+  assert.equal(options.dockerHost, undefined);
+  assert.deepEqual(parseSandboxOptions({ dockerHost: 'tcp://h:2376', poolSize: 2 }).engines, [{ name: 'default', dockerHost: 'tcp://h:2376', poolSize: 2 }]);
+  assert.deepEqual(parseSandboxOptions({ context: 'remote' }).engines, [{ name: 'default', context: 'remote', poolSize: 1 }]);
+  assert.equal(parseSandboxOptions({}).inputTransfer, 'auto');
+});
+
+const badEngineOptions: Array<[string, Record<string, unknown>, string, RegExp]> = [
+  ['engines with dockerHost', { engines: [{ name: 'a' }], dockerHost: 'unix:///x.sock' }, 'dockerHost', /must not be given with engines/],
+  ['engines with poolSize', { engines: [{ name: 'a' }], poolSize: 2 }, 'poolSize', /must not be given with engines; set each engine's poolSize/],
+  ['engines with context', { engines: [{ name: 'a' }], context: 'x' }, 'context', /must not be given with engines/],
+  ['a name used twice', { engines: [{ name: 'a' }, { name: 'a' }] }, 'engines.1.name', /must be unique; "a" is named twice/],
+  [
+    'an engine with dockerHost and context',
+    { engines: [{ name: 'a', dockerHost: 'unix:///x.sock', context: 'x' }] },
+    'engines.0.context',
+    /not be given with dockerHost/,
+  ],
+  ['an engine without a name', { engines: [{ dockerHost: 'unix:///x.sock' }] }, 'engines.0.name', /must be a name of letters/],
+  [
+    'an unknown engine key',
+    { engines: [{ name: 'a', host: 'x' }] },
+    'engines.0.host',
+    /engines\.0\.host: is not a known key here; known keys are name, dockerHost, context, poolSize/,
+  ],
+  ['no engines', { engines: [] }, 'engines', /at least one engine/],
+  ['dockerHost with context', { dockerHost: 'unix:///x.sock', context: 'x' }, 'context', /not be given with dockerHost/],
+  ['a bad inputTransfer', { inputTransfer: 'scp' }, 'inputTransfer', /must be "auto", "mount" or "stdin"/],
+];
+
+for (const [what, input, path, message] of badEngineOptions) {
+  test(`${what} throws SandboxOptionsError naming ${path}`, () => {
+    assert.throws(
+      () => parseSandboxOptions(input),
+      (error: unknown) => {
+        assert.ok(error instanceof SandboxOptionsError);
+        const issue = error.issues.find((candidate) => candidate.path === path || candidate.path.startsWith(`${path}.`) || path.startsWith(candidate.path));
+        assert.ok(issue, `an issue at ${path}: ${error.message}`);
+        assert.match(error.message, message);
+        return true;
+      },
+    );
+  });
+}
