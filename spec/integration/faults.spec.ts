@@ -9,19 +9,11 @@ import { test } from 'node:test';
 import { promisify } from 'node:util';
 import { EngineUnavailableError, ImageNotFoundError, QueueFullError, QueueTimeoutError, Sandbox } from '../../lib/index.js';
 import { holderContainers, labelledContainers, runnerContainers, startSandbox } from '../helpers/engine.js';
+import { eventually } from '../helpers/eventually.js';
 import { startPrivateEngine } from '../helpers/private-engine.js';
 
 const execFileAsync = promisify(execFile);
 const docker = (args: string[]): Promise<{ stdout: string; stderr: string }> => execFileAsync('docker', args);
-
-/** Polls a condition the library exposes (no fixed sleeps): every 50 ms, failing after ms. */
-async function eventually(what: string, condition: () => boolean | Promise<boolean>, ms = 30_000): Promise<void> {
-  const deadline = performance.now() + ms;
-  while (!(await condition())) {
-    if (performance.now() > deadline) assert.fail(`${what}: not within ${ms} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 /** Counts unhandled rejections while a test runs. */
 function watchUnhandled(t: { after(fn: () => void): void }): unknown[] {
