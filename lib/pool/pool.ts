@@ -246,19 +246,23 @@ export class Pool<T> {
       group.failures++;
       this.#scheduleRetry(group);
     }
+    this.#notifyIfQuiet();
   }
 
   /**
    * Resolves once the pool is quiet: every slot holds a ready resource and no used one is still
-   * being destroyed (at once if that holds now, or after close).
+   * being destroyed (at once if that holds now, or after close). The slots of a group that is
+   * down do not count while another group is up: a lost engine does not hold up the others.
    */
   whenQuiet(): Promise<void> {
     if (this.#isQuiet() || this.#closed) return Promise.resolve();
     return new Promise((resolve) => this.#quietListeners.push(resolve));
   }
 
+  /** Quiet: every group is full or down (not all of them down), and nothing is being destroyed. */
   #isQuiet(): boolean {
-    return this.#groups.every((group) => group.ready.length === group.size && group.toDestroy.length === 0) && this.#destructions.size === 0;
+    const full = (group: Group<T>): boolean => group.ready.length === group.size && group.toDestroy.length === 0;
+    return this.#groups.every((group) => full(group) || group.down) && this.#groups.some((group) => !group.down) && this.#destructions.size === 0;
   }
 
   #notifyIfQuiet(): void {

@@ -133,3 +133,14 @@ test('a lasting failure on one group leaves runs to the other; only when every g
   b.failWith = undefined;
   await pool.close();
 });
+
+test('whenQuiet() does not wait for a group that is down while another is up', async () => {
+  const { a, pool } = twoGroups(1, 1);
+  await pool.start();
+  a.failWith = new EngineUnavailableError('engine a is gone', { command: 'docker version', stderr: '' });
+  pool.markDown('a', a.failWith);
+  await pool.whenQuiet();
+  assert.equal(pool.stats().ready, 1);
+  a.failWith = undefined;
+  await pool.close();
+});
