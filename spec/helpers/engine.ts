@@ -4,7 +4,7 @@ import { hostname, tmpdir } from 'node:os';
 import type { TestContext } from 'node:test';
 import { DockerEngine } from '../../lib/docker/engine.js';
 import { LABEL, ROLE_LABEL, SANDBOX_LABEL } from '../../lib/docker/labels.js';
-import { Sandbox, type SandboxOptions } from '../../lib/index.js';
+import { Sandbox, type SandboxOptions, type SandboxStats } from '../../lib/index.js';
 import { ownerOfTempDir } from '../../lib/owner.js';
 
 const engine = new DockerEngine({ binary: 'docker', host: undefined });
@@ -55,4 +55,10 @@ export async function runtimeMissing(runtime: string | undefined): Promise<strin
 /** Whether a container with this id (or id prefix, e.g. a hostname) still exists. */
 export async function containerExists(idPrefix: string): Promise<boolean> {
   return (await engine.containerIds({ [LABEL]: undefined })).some((id) => id.startsWith(idPrefix));
+}
+
+/** What stats() says of a quiet Sandbox of `size` containers on its one engine. */
+export function quietStats(size: number): SandboxStats {
+  const counters = { ready: size, busy: 0, starting: 0, consecutiveFailures: 0, lastError: null };
+  return { size, ...counters, queued: 0, failing: false, engines: [{ name: 'default', state: 'up', size, ...counters }] };
 }
