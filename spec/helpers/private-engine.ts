@@ -17,9 +17,17 @@
  * processes, mounts) is killed or unmounted first. Each test still gets a clean engine: containers
  * labelled docker-python-sandbox left on the private engine are removed when it starts.
  *
- * When the test ends (t.after) the work given to engine.onTeardown() runs, the engine's labelled
- * containers are removed, the daemon is stopped, and the helper checks that no dockerd, containerd
- * or shim of the slot is left. t.after hooks run in registration order, so this one runs before
+ * Options: `isolatedTmp: true` starts the daemon in a mount namespace of its own with a private
+ * tmpfs on /tmp, so that, like an engine on another machine, it cannot see this host's /tmp (where
+ * the library's temp dirs are); it still sees the slot under /var/tmp (a slot root under /tmp is
+ * refused). `extraArgs` go to dockerd after the helper's own flags, e.g. `--tlsverify ... -H
+ * tcp://127.0.0.1:PORT` (dockerd listens on every --host given: the helper's unix socket stays).
+ * engine.freeze() stops the daemon with SIGSTOP, as a hung engine: its socket still accepts, nothing
+ * answers; engine.thaw() lets it go on (SIGCONT).
+ *
+ * When the test ends (t.after) the work given to engine.onTeardown() runs, a frozen daemon is
+ * thawed, the engine's labelled containers are removed, the daemon is stopped, and the helper
+ * checks that no dockerd, containerd or shim of the slot is left. t.after hooks run in registration order, so this one runs before
  * those registered after startPrivateEngine(t): clean up Sandboxes of the private engine in the
  * test, or through engine.onTeardown(), not through a later t.after.
  */
@@ -50,8 +58,17 @@ export interface PrivateEngine {
   stop(): Promise<void>;
   /** Starts the daemon again on the same data root; resolves when it answers. No-op when running. */
   start(): Promise<void>;
-  /** Runs the docker CLI against this engine; never rejects (look at exitCode). */
-  docker(args: readonly string[]): Promise<{ stdout: string; stderr: string; exitCode: number }>;
+  /**
+   * Stops the dockerd process (only it: containerd, shims and containers go on) with SIGSTOP, as a
+   * hung engine: its socket accepts connections but nothing answers. No-op when not running.
+   */
+  freeze(): Promise<void>;
+  /** Lets a frozen dockerd go on (SIGCONT); resolves when it answers again. No-op when not frozen. */
+  thaw(): Promise<void>;
+  /** Whether the daemon is frozen (freeze() without thaw() since). */
+  readonly frozen: boolean;
+  /** Runs the docker CLI against this engine (killed after timeoutMs, default 120 s); never rejects (look at exitCode). */
+  docker(args: readonly string[], timeoutMs?: number): Promise<{ stdout: string; stderr: string; exitCode: number }>;
   /**
    * Work to do at teardown while the engine still answers, last registered first, e.g.
    * `engine.onTeardown(() => sandbox.cleanup())`. Needed because t.after hooks run in the order
@@ -64,6 +81,19 @@ export interface PrivateEngine {
 export interface PrivateEngineOptions {
   /** Images to copy from the shared engine (default: the sandbox image). */
   images?: readonly string[];
+  /**
+   * Run the daemon in a mount namespace of its own with a private, empty tmpfs on /tmp: it does
+   * not see this host's /tmp (nor anything mounted there later), as an engine on another machine
+   * would not. The slot (under /var/tmp) stays visible to it.
+   */
+  isolatedTmp?: boolean;
+  /**
+   * More dockerd flags, after the helper's own, e.g. `['--tlsverify', '--tlscacert', ca, ...,
+   * '-H', 'tcp://127.0.0.1:2376']`. Extra `-H`/`--host` listeners are added beside the helper's
+   * unix socket, which `host` and docker() keep using. Files they name must be visible to the
+   * daemon (not under /tmp with isolatedTmp).
+   */
+  extraArgs?: readonly string[];
 }
 
 const DEFAULT_ROOT = '/var/tmp/dps-pe';
@@ -118,8 +148,9 @@ const heldHere = new Set<number>();
 export async function startPrivateEngine(t: TestContext, options: PrivateEngineOptions = {}): Promise<PrivateEngine> {
   const images = options.images ?? [DEFAULT_IMAGE];
   const dockerd = await findDockerd();
+  if (options.isolatedTmp === true) await checkIsolationPossible();
   const slot = await acquireSlot();
-  const engine = new Engine(slot, dockerd);
+  const engine = new Engine(slot, dockerd, { isolatedTmp: options.isolatedTmp ?? false, extraArgs: options.extraArgs ?? [] });
   t.after(() => engine.teardown());
   const started = performance.now();
   await removeLeftovers(slot);
@@ -147,18 +178,22 @@ class Engine implements PrivateEngine {
   readonly logFile: string;
   readonly #slot: Slot;
   readonly #dockerd: string;
+  readonly #launch: LaunchOptions;
   #child: ChildProcess | undefined;
   #exited: Promise<void> = Promise.resolve();
+  #frozen = false;
   #tornDown = false;
   readonly #teardownWork: (() => unknown)[] = [];
   /** If the process exits without the teardown (it should not), the daemon still goes down with it. */
   readonly #onExit = (): void => {
     this.#child?.kill('SIGTERM');
+    if (this.#frozen) this.#child?.kill('SIGCONT'); // a stopped process acts on SIGTERM once continued
   };
 
-  constructor(slot: Slot, dockerd: string) {
+  constructor(slot: Slot, dockerd: string, launch: LaunchOptions) {
     this.#slot = slot;
     this.#dockerd = dockerd;
+    this.#launch = launch;
     this.host = `unix://${slot.socket}`;
     this.dir = slot.dir;
     this.logFile = slot.logFile;
@@ -193,16 +228,19 @@ class Engine implements PrivateEngine {
       '--cgroup-parent', slot.cgroupParent,
       '--shutdown-timeout', '2',
       // No --live-restore: containers die with the daemon, as they do with the shared one.
+      ...this.#launch.extraArgs,
     ];
+    const [command, argv] = this.#launch.isolatedTmp ? isolatedTmpCommand(this.#dockerd, args) : [this.#dockerd, args];
     const log = openSync(slot.logFile, 'a');
     let child: ChildProcess;
     try {
-      writeSync(log, `\n=== ${new Date().toISOString()} private engine: ${this.#dockerd} ${args.join(' ')}\n`);
+      writeSync(log, `\n=== ${new Date().toISOString()} private engine: ${command} ${argv.join(' ')}\n`);
       // Not detached: a Ctrl-C in the terminal reaches it too, and it shuts down cleanly.
-      child = spawn(this.#dockerd, args, { stdio: ['ignore', log, log] });
+      child = spawn(command, argv, { stdio: ['ignore', log, log] });
     } finally {
       closeSync(log);
     }
+    this.#frozen = false;
     let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
     let spawnError: Error | undefined;
     this.#exited = new Promise<void>((resolve) => {
@@ -236,6 +274,9 @@ class Engine implements PrivateEngine {
     const child = this.#child;
     if (child === undefined) return;
     child.kill('SIGTERM');
+    // A stopped process keeps SIGTERM pending until it is continued (SIGKILL needs no SIGCONT).
+    if (this.#frozen) child.kill('SIGCONT');
+    this.#frozen = false;
     if (!(await within(this.#exited, STOP_GRACE_MS))) {
       child.kill('SIGKILL');
       if (!(await within(this.#exited, KILL_WAIT_MS))) throw await this.#failure(`dockerd (pid ${String(child.pid)}) survived SIGKILL`);
@@ -243,6 +284,34 @@ class Engine implements PrivateEngine {
     // A clean shutdown stops every container and containerd; after a SIGKILL they live on: kill
     // them, as a crash of the whole engine would (dockerd cleans up the rest when it starts again).
     await this.#killLeftovers();
+  }
+
+  get frozen(): boolean {
+    return this.#frozen;
+  }
+
+  freeze(): Promise<void> {
+    const child = this.#child;
+    if (child === undefined || this.#frozen) return Promise.resolve();
+    // The child is dockerd itself (with isolatedTmp, unshare and sh exec into it): nothing else stops.
+    child.kill('SIGSTOP');
+    this.#frozen = true;
+    return Promise.resolve();
+  }
+
+  async thaw(): Promise<void> {
+    const child = this.#child;
+    if (child === undefined || !this.#frozen) return;
+    child.kill('SIGCONT');
+    this.#frozen = false;
+    const deadline = performance.now() + READY_TIMEOUT_MS;
+    for (;;) {
+      const version = await this.docker(['version', '--format', '{{.Server.Version}}'], 5_000);
+      if (version.exitCode === 0) return;
+      if (performance.now() > deadline)
+        throw await this.#failure(`dockerd did not answer within ${READY_TIMEOUT_MS} ms of SIGCONT: ${version.stderr.trim().slice(0, 300)}`);
+      await sleep(100);
+    }
   }
 
   async docker(args: readonly string[], timeoutMs = 120_000): Promise<{ stdout: string; stderr: string; exitCode: number }> {
@@ -296,6 +365,8 @@ class Engine implements PrivateEngine {
     this.#tornDown = true;
     const problems: string[] = [];
     try {
+      // A frozen engine would make every step below wait for its timeout.
+      await this.thaw().catch((error: unknown) => problems.push(`thawing: ${(error as Error).message}`));
       // With the engine down (the test stopped it and failed), that work may fail: no news then.
       const up = this.#child !== undefined;
       for (const work of this.#teardownWork.reverse()) {
@@ -335,6 +406,34 @@ class Engine implements PrivateEngine {
   async #failure(message: string): Promise<Error> {
     return new Error(`${message}\n--- last lines of ${this.logFile} ---\n${await logTail(this.logFile)}`);
   }
+}
+
+interface LaunchOptions {
+  isolatedTmp: boolean;
+  extraArgs: readonly string[];
+}
+
+/** Size of the isolated engine's own /tmp: it holds nothing of ours, only what dockerd puts there. */
+const ISOLATED_TMP_SIZE = '64m';
+
+/**
+ * dockerd in a new mount namespace whose mounts are all private (nothing mounted there reaches
+ * this host, nothing mounted on this host later reaches it), with an empty tmpfs over /tmp. unshare
+ * and sh exec into dockerd, so the child's pid is dockerd's: signals and the slot's process lookup
+ * see the daemon itself.
+ */
+function isolatedTmpCommand(dockerd: string, args: readonly string[]): [string, string[]] {
+  const script = `mount -t tmpfs -o mode=1777,size=${ISOLATED_TMP_SIZE} dps-isolated-tmp /tmp && exec "$@"`;
+  return ['unshare', ['--mount', '--propagation', 'private', '--', '/bin/sh', '-c', script, 'sh', dockerd, ...args]];
+}
+
+/** An isolated engine hides /tmp: the slot must not be there, and unshare must exist. */
+async function checkIsolationPossible(): Promise<void> {
+  if (ROOT === '/tmp' || ROOT.startsWith('/tmp/')) {
+    throw new Error(`isolatedTmp: the private engine root ${ROOT} is under /tmp, which the isolated engine cannot see; set DPS_PRIVATE_ENGINE_ROOT elsewhere`);
+  }
+  const found = await execa('unshare', ['--version'], { reject: false, stdin: 'ignore' });
+  if (found.exitCode !== 0) throw new Error(`isolatedTmp needs unshare (util-linux): ${String(found.stderr ?? found.message)}`);
 }
 
 // ---------------------------------------------------------------------------------------------
