@@ -1,19 +1,38 @@
 /**
  * The only module that starts `docker` processes. Every call passes an argv array (never a shell
  * string) and every failure becomes a typed error carrying the command and the CLI's stderr.
+ *
+ * Which engine a call reaches is set through the child's environment: DOCKER_HOST for an address
+ * (DOCKER_CONTEXT removed, or it could win), DOCKER_CONTEXT for a context (DOCKER_HOST removed:
+ * the CLI lets it override any context). After open(), an ssh:// engine (given, from DOCKER_HOST,
+ * or a context's endpoint) is reached through one ssh connection kept open (lib/docker/ssh-tunnel.ts),
+ * and a plain tcp:// one has been warned about.
  */
 import { execa, type ResultPromise } from 'execa';
 import type { Readable, Writable } from 'node:stream';
-import { debug, debugEnabled } from '../debug.js';
+import { debug, debugEnabled, swallowed } from '../debug.js';
 import { DockerCliError, EngineUnavailableError } from '../errors.js';
+import { parseEngineAddress } from './engine-address.js';
+import {
+  CONTEXT_INSPECT_FORMAT,
+  CONTEXT_NOT_FOUND,
+  contextFromEnvironment,
+  contextNotFoundMessage,
+  endpointOfContext,
+  hostFromEnvironment,
+  tlsFromEnvironment,
+  warnPlaintextTcpOnce,
+  type Endpoint,
+} from './engine-endpoint.js';
 import { formatCommand } from './format-command.js';
+import { SshTunnel } from './ssh-tunnel.js';
 
 export interface DockerCliConfig {
   /** The docker binary to run. */
   binary: string;
   /** Engine address for this CLI (DOCKER_HOST); undefined keeps the environment's. */
   host: string | undefined;
-  /** A Docker context to use instead of `host`. */
+  /** A Docker context to use instead of `host` (never both). */
   context?: string | undefined;
 }
 
@@ -44,28 +63,148 @@ const STDERR_IN_MESSAGE = 4_000;
 /** Engine-down messages of the docker CLI (unix socket, TCP, ssh and Windows pipe forms). */
 const ENGINE_DOWN =
   /Cannot connect to the Docker daemon|error during connect|Is the docker daemon running|connect: no such file or directory|connect: connection refused|dial unix .*: connect/i;
+/** A TLS engine asked without TLS (what Go's TLS server answers to plain HTTP). */
+const TLS_EXPECTED = /Client sent an HTTP request to an HTTPS server/i;
+/** TLS set up wrong on either side: certificates missing, unreadable, not trusted, or refused. */
+const TLS_FAILED =
+  /\bx509: |\btls: |could not read (CA|certificate|key)|unable to (load|read) .*(certificate|key)|certificate signed by unknown authority|first record does not look like a TLS handshake/i;
+
+/** Environment variables that choose the engine or its TLS: a call's route sets or removes them. */
+const TLS_VARIABLES = ['DOCKER_TLS', 'DOCKER_TLS_VERIFY', 'DOCKER_CERT_PATH'] as const;
+
+/** How a call reaches its engine: variables set in, and removed from, the CLI's environment. */
+interface Route {
+  readonly set: Readonly<Record<string, string>>;
+  readonly unset: readonly string[];
+}
+
+/** The route of a config before open(): its address or context, else the environment as it is. */
+function routeOf(config: DockerCliConfig): Route {
+  if (config.host !== undefined) return { set: { DOCKER_HOST: config.host }, unset: ['DOCKER_CONTEXT'] };
+  if (config.context !== undefined) return { set: { DOCKER_CONTEXT: config.context }, unset: ['DOCKER_HOST'] };
+  return { set: {}, unset: [] };
+}
+
+/** The child's environment for a route; undefined means this process's own. Built per call: specs and apps may change process.env. */
+function environmentOf(route: Route): NodeJS.ProcessEnv | undefined {
+  if (route.unset.length === 0 && Object.keys(route.set).length === 0) return undefined;
+  const env: NodeJS.ProcessEnv = { ...process.env, ...route.set };
+  for (const name of route.unset) delete env[name];
+  return env;
+}
 
 export class DockerCli {
   readonly #config: DockerCliConfig;
-  readonly #env: Record<string, string> | undefined;
+  #route: Route;
+  /** The ssh connection of an ssh:// engine, between open() and close(). */
+  #tunnel: SshTunnel | undefined;
+  #opening: Promise<void> | undefined;
 
   constructor(config: DockerCliConfig) {
     this.#config = config;
-    this.#env = config.host === undefined ? undefined : { DOCKER_HOST: config.host };
+    this.#route = routeOf(config);
   }
 
+  /** How errors name the engine: the address or context as the user gave it. */
   get engineAddress(): string {
-    return this.#config.host ?? process.env.DOCKER_HOST ?? 'the default socket (unix:///var/run/docker.sock)';
+    const { host, context } = this.#config;
+    if (this.#tunnel !== undefined) return this.#tunnel.display;
+    if (host !== undefined) return host;
+    if (context !== undefined) return `the Docker context "${context}"`;
+    const fromEnvironment = hostFromEnvironment(process.env);
+    if (fromEnvironment !== undefined) return fromEnvironment;
+    const current = contextFromEnvironment(process.env);
+    return current === undefined ? 'the default socket (unix:///var/run/docker.sock)' : `the Docker context "${current}"`;
+  }
+
+  /**
+   * Gets ready for many calls: finds the engine's address (a context's endpoint included; a missing
+   * context is an EngineUnavailableError naming it), warns once about a plain tcp:// engine, and
+   * for an ssh:// engine opens the one ssh connection its calls will use. Idempotent; without it
+   * every call works too, an ssh:// one through a new ssh connection of the docker CLI's own.
+   */
+  async open(): Promise<void> {
+    this.#opening ??= this.#open().catch(async (error: unknown) => {
+      this.#opening = undefined;
+      await this.#closeTunnel();
+      throw error;
+    });
+    return this.#opening;
+  }
+
+  /** Closes what open() opened (the ssh connection and its temp dir). Idempotent; open() may follow. */
+  async close(): Promise<void> {
+    const opening = this.#opening;
+    this.#opening = undefined;
+    await opening?.catch(() => undefined);
+    await this.#closeTunnel();
+  }
+
+  async #open(): Promise<void> {
+    const endpoint = await this.#endpoint();
+    if (endpoint === undefined) return; // the default local socket
+    const address = parseEngineAddress(endpoint.address);
+    if (address.kind === 'invalid') {
+      const shown = endpoint.display.replace(/\/\/([^/@:]*):[^/@]*@/, '//$1:***@'); // never a password in a message
+      throw new EngineUnavailableError(`${shown} is not an engine address: ${address.reason}.`, { command: '', stderr: '' });
+    }
+    if (address.kind === 'tcp' && !endpoint.tls) warnPlaintextTcpOnce(endpoint);
+    if (address.kind !== 'ssh') return;
+    const tunnel = new SshTunnel(address, endpoint.display);
+    this.#tunnel = tunnel;
+    await tunnel.open();
+    // The tunnel's local end is a unix socket: no context and no TLS settings apply to it.
+    this.#route = { set: { DOCKER_HOST: `unix://${tunnel.socketPath}` }, unset: ['DOCKER_CONTEXT', ...TLS_VARIABLES] };
+  }
+
+  async #closeTunnel(): Promise<void> {
+    const tunnel = this.#tunnel;
+    this.#tunnel = undefined;
+    this.#route = routeOf(this.#config);
+    await tunnel?.close();
+  }
+
+  /** Where the CLI would go, as it decides: the given address, the given context, DOCKER_HOST, DOCKER_CONTEXT, the current context. */
+  async #endpoint(): Promise<Endpoint | undefined> {
+    const { host, context } = this.#config;
+    if (host !== undefined) return { address: host, display: host, tls: tlsFromEnvironment(process.env) };
+    if (context !== undefined) return this.#contextEndpoint(context);
+    const fromEnvironment = hostFromEnvironment(process.env);
+    if (fromEnvironment !== undefined) return { address: fromEnvironment, display: fromEnvironment, tls: tlsFromEnvironment(process.env) };
+    const current = contextFromEnvironment(process.env);
+    return current === undefined ? undefined : this.#contextEndpoint(current);
+  }
+
+  async #contextEndpoint(name: string): Promise<Endpoint> {
+    const args = ['context', 'inspect', '--format', CONTEXT_INSPECT_FORMAT, name];
+    const { stdout } = await this.#execute(args, { timeoutMs: 30_000 }, { set: {}, unset: ['DOCKER_HOST', 'DOCKER_CONTEXT'] });
+    const endpoint = endpointOfContext(name, stdout);
+    if (endpoint !== undefined) return endpoint;
+    throw new EngineUnavailableError(
+      `The Docker context "${name}" has no docker endpoint (\`docker context inspect ${name}\` shows it): ${stdout.trim().slice(0, 300)}`,
+      {
+        command: formatCommand(this.#config.binary, args),
+        stderr: '',
+      },
+    );
   }
 
   /** Runs one docker command to completion. Rejects with EngineUnavailableError or DockerCliError. */
   async run(args: readonly string[], options: RunCommandOptions = {}): Promise<CommandOutput> {
+    // An ssh:// engine's connection dropped: wait for its restart, or fail at once while it backs off.
+    await this.#tunnel?.ensure();
+    return this.#execute(args, options, this.#route);
+  }
+
+  async #execute(args: readonly string[], options: RunCommandOptions, route: Route): Promise<CommandOutput> {
     const command = formatCommand(this.#config.binary, args);
     const started = performance.now();
+    const env = environmentOf(route);
     const result = await execa(this.#config.binary, args, {
       reject: false,
       stdin: 'ignore',
-      env: this.#env,
+      env,
+      extendEnv: env === undefined,
       cleanup: false, // execa's cleanup installs signal handlers; the library must not.
       timeout: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
       forceKillAfterDelay: 2_000,
@@ -82,13 +221,18 @@ export class DockerCli {
     const command = formatCommand(this.#config.binary, args);
     const started = performance.now();
     debug('started %s', command);
+    // A dropped ssh connection is started again meanwhile; this CLI then fails as with an engine down.
+    const tunnel = this.#tunnel;
+    if (tunnel !== undefined && !tunnel.up) void tunnel.ensure().catch(swallowed(`reconnecting to ${tunnel.display}`));
+    const env = environmentOf(this.#route);
     const subprocess: ResultPromise = execa(this.#config.binary, args, {
       reject: false,
       buffer: false,
       stdin: 'pipe',
       stdout: 'pipe',
       stderr: 'pipe',
-      env: this.#env,
+      env,
+      extendEnv: env === undefined,
       cleanup: false,
     });
     const exited = subprocess.then(
@@ -113,13 +257,33 @@ export class DockerCli {
   }
 
   /** Turns a failed CLI call into the error a user can act on. */
-  failure(command: string, exitCode: number | undefined, stderr: string, timedOut = false, cause?: unknown): Error {
+  failure(command: string, exitCode: number | undefined, rawStderr: string, timedOut = false, cause?: unknown): Error {
+    const tunnel = this.#tunnel;
+    // Errors name the address the user gave, never the tunnel's local socket.
+    const stderr = tunnel?.scrub(rawStderr) ?? rawStderr;
     const code = (cause as { code?: string } | undefined)?.code;
     if (code === 'ENOENT') {
       return new EngineUnavailableError(
         `The docker CLI ("${this.#config.binary}") was not found. Install Docker ` +
           '(on Debian as root: `npm run setup`), or set the `dockerPath` option to the docker binary.',
         { command, stderr, cause },
+      );
+    }
+    const missingContext = CONTEXT_NOT_FOUND.exec(stderr);
+    if (missingContext !== null) return new EngineUnavailableError(contextNotFoundMessage(missingContext[1] ?? ''), { command, stderr: capped(stderr), cause });
+    if (tunnel !== undefined && (ENGINE_DOWN.test(stderr) || !tunnel.up)) return tunnel.unavailable(command, capped(rawStderr), cause);
+    if (TLS_EXPECTED.test(stderr)) {
+      return new EngineUnavailableError(
+        `The engine at ${this.engineAddress} speaks TLS: set DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH (a directory with ca.pem, cert.pem and key.pem) ` +
+          `in the environment, or use a context made with its certificates. docker said: ${firstLine(stderr)}`,
+        { command, stderr: capped(stderr), cause },
+      );
+    }
+    if (TLS_FAILED.test(stderr)) {
+      return new EngineUnavailableError(
+        `TLS with the engine at ${this.engineAddress} failed: check DOCKER_CERT_PATH (ca.pem: the CA that signed the engine's certificate; ` +
+          `cert.pem and key.pem: a client certificate that CA signed) or the context's certificates. docker said: ${firstLine(stderr)}`,
+        { command, stderr: capped(stderr), cause },
       );
     }
     if (ENGINE_DOWN.test(stderr)) {

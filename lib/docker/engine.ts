@@ -31,6 +31,27 @@ export class DockerEngine {
     this.#cli = new DockerCli(config);
   }
 
+  /**
+   * Gets ready for many calls (idempotent): resolves a context's endpoint (EngineUnavailableError
+   * naming a context that does not exist), warns once about a plain tcp:// engine, and opens the
+   * one ssh connection an ssh:// engine's calls will share. Rejects with EngineUnavailableError
+   * when that connection cannot be made. Without it every call still works, each ssh:// one
+   * through a new ssh connection.
+   */
+  open(): Promise<void> {
+    return this.#cli.open();
+  }
+
+  /** Closes what open() opened: the ssh connection and its temp dir. Idempotent. */
+  close(): Promise<void> {
+    return this.#cli.close();
+  }
+
+  /** How errors name this engine: its address or context, as given. */
+  get address(): string {
+    return this.#cli.engineAddress;
+  }
+
   /** Resolves when the engine answers and has the image; rejects with a typed error otherwise. */
   async checkImage(image: string): Promise<void> {
     try {
@@ -124,9 +145,9 @@ export class DockerEngine {
     return this.#cli.spawn(buildEventsArgs(label, events));
   }
 
-  /** Names of the containers (running or not) that carry every given label. */
-  listContainers(labels: Readonly<Record<string, string | undefined>>): Promise<string[]> {
-    return this.#list(labels, '{{.Names}}');
+  /** Names of the containers (running or not; with `notRunning`, only those not running) that carry every given label. */
+  listContainers(labels: Readonly<Record<string, string | undefined>>, { notRunning = false } = {}): Promise<string[]> {
+    return this.#list(labels, '{{.Names}}', notRunning ? ['created', 'exited', 'dead'] : []);
   }
 
   /** Full ids of the containers (running or not) that carry every given label. */
@@ -154,8 +175,9 @@ export class DockerEngine {
       });
   }
 
-  async #list(labels: Readonly<Record<string, string | undefined>>, format: string): Promise<string[]> {
+  async #list(labels: Readonly<Record<string, string | undefined>>, format: string, statuses: readonly string[] = []): Promise<string[]> {
     const filters = Object.entries(labels).flatMap(([key, value]) => ['--filter', value === undefined ? `label=${key}` : `label=${key}=${value}`]);
+    filters.push(...statuses.flatMap((status) => ['--filter', `status=${status}`])); // several statuses: any of them
     const { stdout } = await this.#cli.run(['ps', '--all', '--no-trunc', '--format', format, ...filters]);
     return stdout
       .split('\n')

@@ -13,6 +13,7 @@ import { parseRemoveOrphansOptions, type RemoveOrphansOptions } from '../options
 export type { RemoveOrphansOptions } from '../options.js';
 import { isOwnerAlive, ownerOfTempDir, systemProbe, type OwnerProbe } from '../owner.js';
 import { waitForOrphanedCommands } from './orphaned-commands.js';
+import { endOrphanedTunnels } from './orphaned-tunnels.js';
 
 /** What a reaping removed. */
 export interface OrphanReport {
@@ -83,6 +84,8 @@ export async function planReaping(engine: DockerEngine, options: ReapOptions = {
 /** Removes what a plan found: the containers in one `docker rm -f`, then the temp dirs. */
 export async function executeReaping(engine: DockerEngine, plan: ReapPlan): Promise<OrphanReport> {
   await engine.removeContainers(plan.containers.map((container) => container.id));
+  // An ssh tunnel that outlived its owner (no setpriv here) goes before its temp dir does.
+  await endOrphanedTunnels(plan.tempDirs);
   let tempDirs = 0;
   for (const path of plan.tempDirs) {
     if (await removeOwnDirectory(path)) tempDirs += 1;
@@ -116,8 +119,13 @@ async function removeOwnDirectory(path: string): Promise<boolean> {
  */
 export async function removeOrphans(options?: RemoveOrphansOptions): Promise<OrphanReport> {
   const checked = parseRemoveOrphansOptions(options);
-  const engine = new DockerEngine({ binary: checked.dockerPath, host: checked.dockerHost });
-  const plan = await planReaping(engine, { all: checked.all === true });
-  checked.beforeRemoving?.({ labelled: plan.labelled, removing: plan.containers.length });
-  return executeReaping(engine, plan);
+  const engine = new DockerEngine({ binary: checked.dockerPath, host: checked.dockerHost, ...(checked.context !== undefined && { context: checked.context }) });
+  try {
+    await engine.open(); // an ssh:// engine: one connection for the calls below
+    const plan = await planReaping(engine, { all: checked.all === true });
+    checked.beforeRemoving?.({ labelled: plan.labelled, removing: plan.containers.length });
+    return await executeReaping(engine, plan);
+  } finally {
+    await engine.close();
+  }
 }
