@@ -3,7 +3,7 @@
  * shapes a container's isolation is set here, in one audited place, and unit-tested as exact argv.
  */
 
-/** Where the per-container host directory with the code file appears inside the container. */
+/** Where a run's code and inputs appear inside the container (see InputDirSpec). */
 export const INPUT_DIR = '/sandbox-in';
 
 /** Where the program runs and may write: a size-capped tmpfs owned by the sandbox user. */
@@ -29,13 +29,36 @@ export interface ContainerSpec {
   image: string;
   labels: Readonly<Record<string, string>>;
   limits: ContainerLimits;
-  /** Host directory bind-mounted read-only at INPUT_DIR: the only host path the container sees. */
-  inputDir?: string;
+  /** What is at INPUT_DIR: a host directory (the only host path the container sees), or a tmpfs. */
+  input?: InputDirSpec;
   /** The container's main process. */
   command: readonly string[];
 }
 
+/** How a run's inputs reach INPUT_DIR (lib/runner/input-transfer.ts chooses). */
+export type InputDirSpec =
+  /**
+   * A host directory bind-mounted read-only. `--mount` fails at once where the engine does not
+   * see the directory; `-v` would make an empty one on the engine's side instead.
+   */
+  | { kind: 'mount'; hostDir: string }
+  /** A tmpfs of the container user's, which the loader fills from the payload on its stdin. */
+  | { kind: 'tmpfs'; sizeMb: number };
+
 const MIB = 1024 * 1024;
+
+function inputDirArgs(input: InputDirSpec | undefined, user: string): string[] {
+  if (input === undefined) return [];
+  if (input.kind === 'mount') return ['--mount', ['type=bind', `source=${input.hostDir}`, `target=${INPUT_DIR}`, 'readonly'].map(csvField).join(',')];
+  const [uid = '1000', gid = uid] = user.split(':');
+  // Its pages count against the memory limit like the other tmpfs mounts; noexec: it holds data only.
+  return ['--tmpfs', `${INPUT_DIR}:rw,nosuid,nodev,noexec,size=${input.sizeMb}m,uid=${uid},gid=${gid},mode=0700`];
+}
+
+/** `--mount` reads its value as CSV: a field with a comma or a quote is quoted. */
+function csvField(field: string): string {
+  return /[",]/.test(field) ? `"${field.replace(/"/g, '""')}"` : field;
+}
 
 /**
  * `docker run -i --rm`: the container's main process (the loader) is attached to the CLI's pipes,
@@ -53,16 +76,19 @@ export function buildAttachedRunArgs(spec: ContainerSpec): string[] {
     '--name', spec.name,
     ...labels,
     ...buildLimitArgs(spec.limits),
-    ...(spec.inputDir === undefined ? [] : ['--volume', `${spec.inputDir}:${INPUT_DIR}:ro`]),
+    ...inputDirArgs(spec.input, spec.limits.user),
     spec.image,
     ...spec.command,
   ];
 }
 
-/** `docker run -d`: a container that just sits there (a network-namespace holder). */
+/**
+ * `docker run -d --rm`: a container that just sits there (a network-namespace holder) until its
+ * command ends, and is then removed by the engine.
+ */
 export function buildDetachedRunArgs(spec: ContainerSpec): string[] {
   const labels = Object.entries(spec.labels).flatMap(([key, value]) => ['--label', value === '' ? key : `${key}=${value}`]);
-  return ['run', '--detach', '--pull', 'never', '--name', spec.name, ...labels, ...buildLimitArgs(spec.limits), spec.image, ...spec.command];
+  return ['run', '--detach', '--rm', '--pull', 'never', '--name', spec.name, ...labels, ...buildLimitArgs(spec.limits), spec.image, ...spec.command];
 }
 
 /**

@@ -12,6 +12,7 @@ import { ContainerEvents } from './container-events.js';
 import { NetnsHolders } from './netns-holders.js';
 import { reapOrphans } from './orphan-reaper.js';
 import { WarmContainer, type ContainerSettings, type ExecuteOptions, type Execution } from './warm-container.js';
+import { inputTmpfsSizeMb, InputTransferChoice, startWithInputTransfer } from './input-transfer.js';
 import { swallowed } from '../debug.js';
 
 /** The container limits a Sandbox's options ask for. */
@@ -50,7 +51,11 @@ export class ContainerFleet implements PoolResourceFactory<WarmContainer> {
    * hang), and the next creation first checks the engine and removes what this Sandbox left on it.
    */
   #suspect = false;
-  readonly #settings: ContainerSettings;
+  /** The settings of this fleet's containers but their transfer mode, which #inputTransfer gives. */
+  readonly #settings: Omit<ContainerSettings, 'transfer'>;
+  readonly #inputTransferOption: ResolvedSandboxOptions['inputTransfer'];
+  /** How runs' inputs reach this engine's containers: decided anew at each start(). */
+  #inputTransfer: InputTransferChoice;
   readonly #sandboxId: string;
   readonly #events: ContainerEvents;
   /** Reusable empty network namespaces; only for runc with no network (gVisor has its own netstack). */
@@ -76,7 +81,10 @@ export class ContainerFleet implements PoolResourceFactory<WarmContainer> {
       startTimeoutMs: options.startTimeoutMs,
       limits: limitsOf(options),
       preload: options.preload,
+      inputTmpfsSizeMb: inputTmpfsSizeMb(options.maxFilesBytes),
     };
+    this.#inputTransferOption = options.inputTransfer;
+    this.#inputTransfer = new InputTransferChoice(options.inputTransfer);
     if (options.network === 'none' && options.runtime === undefined) {
       this.#holders = new NetnsHolders(
         this.#engine,
@@ -93,6 +101,12 @@ export class ContainerFleet implements PoolResourceFactory<WarmContainer> {
     // containers of a live owner, this process's other Sandboxes included. A failure here is not
     // the start's: an engine that cannot answer fails the checks below.
     this.#stopped = false;
+    // 'auto' is decided by the first containers: no docker call of its own (input-transfer.ts).
+    this.#inputTransfer = new InputTransferChoice(this.#inputTransferOption);
+    // First of all: a context's endpoint, and an ssh:// engine's one connection for every call below.
+    await this.#engine.open().catch((error: unknown) => {
+      throw this.#named(error);
+    });
     const reaping = this.#reaping.atStart ? reapOrphans(this.#engine).catch(swallowed('reaping orphans at start')) : undefined;
     try {
       await this.#engine.checkImage(this.#settings.image);
@@ -145,8 +159,12 @@ export class ContainerFleet implements PoolResourceFactory<WarmContainer> {
   async #recover(): Promise<void> {
     await this.#engine.ping();
     if (!this.#suspect) return;
-    const names = await this.#engine.listContainers({ [SANDBOX_LABEL]: this.#sandboxId, [ROLE_LABEL]: 'runner' });
-    await this.#engine.removeContainers(names.filter((name) => !this.#live.has(name)));
+    // Runners no run holds any more, and whatever of this Sandbox stopped with the engine (holders too).
+    const [runners, stopped] = await Promise.all([
+      this.#engine.listContainers({ [SANDBOX_LABEL]: this.#sandboxId, [ROLE_LABEL]: 'runner' }),
+      this.#engine.listContainers({ [SANDBOX_LABEL]: this.#sandboxId }, { notRunning: true }),
+    ]);
+    await this.#engine.removeContainers([...new Set([...runners.filter((name) => !this.#live.has(name)), ...stopped])]);
     this.#suspect = false;
   }
 
@@ -178,12 +196,14 @@ export class ContainerFleet implements PoolResourceFactory<WarmContainer> {
     return container;
   }
 
-  async #start(settings: ContainerSettings): Promise<WarmContainer> {
+  async #start(settings: Omit<ContainerSettings, 'transfer'>): Promise<WarmContainer> {
     this.#sequence += 1;
     const name = `dps-${this.#sandboxId}-${this.#sequence}`;
     this.#live.add(name);
     try {
-      const container = await WarmContainer.start(this.#engine, name, settings);
+      const container = await startWithInputTransfer(this.#inputTransfer, this.#engine.address, (transfer) =>
+        WarmContainer.start(this.#engine, name, { ...settings, transfer }),
+      );
       this.#events.watch(container);
       return container;
     } catch (error) {
@@ -250,13 +270,17 @@ export class ContainerFleet implements PoolResourceFactory<WarmContainer> {
     await this.#reapRound;
     this.#events.stop();
     try {
-      // A hung engine would hold each call below for a minute: find out within seconds.
-      if (this.#suspect) await this.#engine.ping();
-    } catch (error) {
-      throw this.#named(error);
+      try {
+        // A hung engine would hold each call below for a minute: find out within seconds.
+        if (this.#suspect) await this.#engine.ping();
+      } catch (error) {
+        throw this.#named(error);
+      }
+      await this.#holders?.stop();
+      const names = await this.#engine.listContainers({ [SANDBOX_LABEL]: this.#sandboxId });
+      await this.#engine.removeContainers(names);
+    } finally {
+      await this.#engine.close(); // the ssh connection of an ssh:// engine, and its temp dir
     }
-    await this.#holders?.stop();
-    const names = await this.#engine.listContainers({ [SANDBOX_LABEL]: this.#sandboxId });
-    await this.#engine.removeContainers(names);
   }
 }

@@ -14,6 +14,7 @@
  */
 import { finished } from 'node:stream/promises';
 import type { AttachedProcess } from '../docker/cli.js';
+import type { EngineUnavailableError } from '../errors.js';
 import { GO_ACK, goLine, MARKER_PREFIX, parseExitReport, type ExitReport } from './loader.js';
 import { debug } from '../debug.js';
 import { settlesWithin } from './bounded-wait.js';
@@ -24,7 +25,7 @@ import { OutputCollector, type StreamName } from './output-collector.js';
  * Why a run ended: the program exited, or the host stopped it (or found its container dead), or
  * the container was gone before the loader took the go line ('lost': the program never started).
  */
-export type EndReason = 'exit' | 'timeout' | 'output_limit' | 'aborted' | 'died' | 'lost';
+export type EndReason = 'exit' | 'timeout' | 'output_limit' | 'aborted' | 'died' | 'lost' | 'unanswered';
 
 export interface ExecutionInput {
   loader: AttachedProcess;
@@ -32,6 +33,8 @@ export interface ExecutionInput {
   codePath: string;
   /** The run's inputs file (argv, env, stdin), when it has any. */
   inputsPath: string | undefined;
+  /** The stdin path: the run's files (packRunEntries()), sent right after the go line. Undefined on the mount path. */
+  payload?: { chunks: readonly Buffer[]; bytes: number } | undefined;
   timeoutMs: number;
   /** Called with each decoded piece of output as it arrives (what is kept, up to the cap). */
   onStdout: ((chunk: string) => void) | undefined;
@@ -44,6 +47,11 @@ export interface ExecutionInput {
   died: Promise<void>;
   /** Kills the container; the run settles once it lands or KILL_GRACE_MS passes. */
   kill(): Promise<void>;
+  /**
+   * Asked when the loader has not acknowledged the go line within ACK_LATE_MS: the engine's
+   * failure if it does not answer (a hung engine forwards nothing), else undefined. Bounded.
+   */
+  askEngine?: (() => Promise<EngineUnavailableError | undefined>) | undefined;
 }
 
 export interface RawExecution {
@@ -58,21 +66,35 @@ export interface RawExecution {
   collected: Buffer | undefined;
   /** Why an announced collected-files section is missing. */
   collectProblem: string | undefined;
+  /** Reason 'unanswered': the engine's failure, found while the go line went unacknowledged. */
+  engineDown?: EngineUnavailableError | undefined;
   reason: EndReason;
   truncated: boolean;
   durationMs: number;
 }
 
 /** What a run ended with, besides its reason (the parts of RawExecution the ending decides). */
-type Ending = Partial<Pick<RawExecution, 'report' | 'cliExitCode' | 'collected' | 'collectProblem'>>;
+type Ending = Partial<Pick<RawExecution, 'report' | 'cliExitCode' | 'collected' | 'collectProblem' | 'engineDown'>>;
 
 /** After the host decides to stop a run, how long to wait for the kill before settling anyway. */
 const KILL_GRACE_MS = 500;
 const ACK = Buffer.from(GO_ACK);
 /** How long a container reported dead before its acknowledgement may take to end its CLI. */
 const LOST_SETTLE_MS = 1_000;
+/**
+ * The loader acknowledges a go line within milliseconds; this long without it, the engine is asked
+ * whether it still answers (a hung engine stalls the attached streams without closing them).
+ */
+const ACK_LATE_MS = 1_000;
 /** How long the collected files may take to arrive once the program has ended. */
 const COLLECT_TIMEOUT_MS = 30_000;
+/**
+ * How long past the time limit (and past the collect timeout, once the program has ended) the
+ * loader waits before it ends the run by itself and exits: the bound on a container whose owner
+ * vanished without its stdin closing (a dropped connection to a remote engine). The host stops a
+ * run well before that.
+ */
+export const LOADER_DEADLINE_GRACE_MS = 5_000;
 
 /**
  * - awaiting-ack: the go line is sent; the loader has not acknowledged it (a death now ran nothing)
@@ -106,6 +128,8 @@ class ExecutionRun {
   #state: ExecutionState = 'awaiting-ack';
   /** The time limit while the program may run; the transfer's limit while collecting. */
   #timer: NodeJS.Timeout | undefined;
+  /** Runs while awaiting the acknowledgement (see ACK_LATE_MS). */
+  #ackTimer: NodeJS.Timeout | undefined;
   #budget: number;
   #truncated = false;
   /** The first bytes of stdout, until they are known to be the acknowledgement (or not). */
@@ -136,7 +160,21 @@ class ExecutionRun {
     if (signal?.aborted) return this.#onAbort();
     signal?.addEventListener('abort', this.#onAbort, { once: true });
     this.#timer = setTimeout(() => this.#stop('timeout'), this.#input.timeoutMs);
-    loader.stdin.write(goLine(this.#input.nonce, this.#input.codePath, this.#input.inputsPath));
+    if (this.#input.askEngine !== undefined) this.#ackTimer = setTimeout(() => void this.#ackLate(), ACK_LATE_MS);
+    const { nonce, codePath, inputsPath, payload, timeoutMs } = this.#input;
+    const line = goLine({
+      nonce,
+      codePath,
+      inputsPath,
+      payloadBytes: payload?.bytes ?? 0,
+      runDeadlineMs: timeoutMs + LOADER_DEADLINE_GRACE_MS,
+      reportDeadlineMs: COLLECT_TIMEOUT_MS + LOADER_DEADLINE_GRACE_MS,
+    });
+    // One write (writev) for the line and the payload: the payload is not copied.
+    loader.stdin.cork();
+    loader.stdin.write(line);
+    for (const chunk of payload?.chunks ?? []) loader.stdin.write(chunk);
+    loader.stdin.uncork();
   }
 
   /** Moves to the next state; false (and nothing done) for a transition the machine does not have. */
@@ -147,6 +185,7 @@ class ExecutionRun {
       return false;
     }
     this.#state = next;
+    if (next !== 'awaiting-ack') clearTimeout(this.#ackTimer);
     if (next === 'stopping' || next === 'ended') {
       clearTimeout(this.#timer);
       this.#input.loader.stdout.off('data', this.#onStdout);
@@ -228,11 +267,19 @@ class ExecutionRun {
     this.#finish('exit', { report, cliExitCode: exitCode, collectProblem });
   }
 
+  /** No acknowledgement yet: if the engine does not answer either, the run ends as its failure. */
+  async #ackLate(): Promise<void> {
+    const engineDown = await this.#input.askEngine?.();
+    if (engineDown !== undefined && this.#state === 'awaiting-ack') this.#stop('unanswered', { engineDown });
+  }
+
   /** The engine reported the container dead. While files arrive, the CLI's end decides instead. */
   async #died(): Promise<void> {
-    if (this.#state === 'awaiting-ack') {
-      // The acknowledgement may still be in the pipe, and the CLI's end, which reads all of
-      // stdout, tells a lost container from a dead program: wait for it a little.
+    if (this.#state === 'awaiting-ack' || this.#state === 'running') {
+      // The acknowledgement, or the program's last output and markers, may still be on the way:
+      // the engine's events come on another connection (over ssh they often come first). The
+      // CLI's end, which reads all of stdout, tells a lost container from a dead program and a
+      // program that exited: wait for it a little.
       await settlesWithin(this.#cliEnded, LOST_SETTLE_MS);
     }
     if (this.#state !== 'awaiting-ack' && this.#state !== 'running') return;
@@ -259,6 +306,7 @@ class ExecutionRun {
       cliExitCode: ending.cliExitCode,
       collected: ending.collected,
       collectProblem: ending.collectProblem,
+      engineDown: ending.engineDown,
       reason,
       truncated: this.#truncated,
       durationMs: performance.now() - this.#started,

@@ -12,13 +12,23 @@ an in-band exit marker on both streams (a per-run nonce the host chose, then the
 signal and the OOM-kill count), so the host need not wait for Docker to notice. A program can
 forge the marker only about its own run; timeouts and kills are decided on the host.
 
+The run's inputs (code, stdin, files, inputs.json) are in /sandbox-in before the program starts:
+either the host wrote them into a directory the container sees through a read-only bind mount, or
+they follow the go line on stdin (its payload length says how many bytes), and this program writes
+them into /sandbox-in (a tmpfs) itself, as the same files: from then on both paths are one.
+
+A container must not outlive its owner for long, even on an engine whose host cannot see the
+owner: the loader ends the program and exits (the engine then removes the container: --rm) when
+its stdin closes mid-run (the owner's docker CLI died, or its connection to the engine dropped),
+and at a deadline the host sends with each run, past the run's own time limit.
+
 The wire format's literals live in protocol.json beside this file: the host reads it, and hands
 it to this program as its first argument. Unit tests: spec/python/test_loader.py.
 """
 import os, sys
 # What the run path needs, imported now, at warm-up: json alone costs ~10 ms and shutil ~15 ms
 # on first import in a fresh container.
-import fnmatch, json, shutil, stat
+import fnmatch, json, select, shutil, signal, stat, time, _thread
 
 def _dps_write_all(fd, data):
     try:
@@ -57,9 +67,13 @@ def _dps_read_inputs(inputs_path):
     with open(inputs_path, 'rb') as handle:
         return json.load(handle)
 
-def _dps_run_program(path, inputs):
+def _dps_run_program(path, inputs, inband=False):
     if inputs.get('files'):
         shutil.copytree(inputs['files'], os.getcwd(), dirs_exist_ok=True)
+        if inband:
+            # Received in-band, the files' pages in /sandbox-in count against the memory limit:
+            # once copied into the work dir they are not held twice.
+            shutil.rmtree(inputs['files'], ignore_errors=True)
     # The program reads its stdin file, or EOF at once: never the loader's pipe.
     stdin = os.open(inputs.get('stdin') or os.devnull, os.O_RDONLY)
     os.dup2(stdin, 0)
@@ -262,6 +276,165 @@ def _dps_report(protocol, nonce, code, signal, oom_kills, cpu_ms, max_rss_kib, i
 
 _dps_workdir = os.getcwd()
 
+class _DpsInput:
+    # The container's stdin, read without a buffered layer: the go line, then the payload that
+    # may follow it. Reads take a deadline (None: wait as long as it takes). What was read but
+    # not consumed yet is buffer[offset:]; pieces are handed out as views, never copied.
+    def __init__(self, fd):
+        self.fd = fd
+        self.buffer = b''
+        self.offset = 0
+
+    def _more(self, deadline):
+        if deadline is not None:
+            left = deadline.at - time.monotonic()
+            if left <= 0 or not select.select([self.fd], [], [], left)[0]:
+                raise _DpsGone('deadline')
+        chunk = os.read(self.fd, 1 << 18)
+        if not chunk:
+            raise _DpsGone('eof')
+        return chunk
+
+    def readline(self, deadline=None):
+        while True:
+            end = self.buffer.find(b'\n', self.offset)
+            if end >= 0:
+                line, self.offset = self.buffer[self.offset:end + 1], end + 1
+                return line
+            self.buffer, self.offset = self.buffer[self.offset:] + self._more(deadline), 0
+
+    def copy(self, size, sink, deadline):
+        # Passes exactly size bytes to sink, in pieces.
+        while size > 0:
+            if self.offset == len(self.buffer):
+                self.buffer, self.offset = self._more(deadline), 0
+            take = min(size, len(self.buffer) - self.offset)
+            sink(memoryview(self.buffer)[self.offset:self.offset + take])
+            self.offset += take
+            size -= take
+
+class _DpsGone(Exception):
+    # The run's owner is gone ('eof': stdin closed) or the run's deadline passed ('deadline').
+    pass
+
+class _DpsDeadline:
+    # When the loader gives up on the run (time.monotonic() seconds). The watcher reads `at`
+    # again after each wait, so the main thread may move it (see _dps_extend).
+    def __init__(self, seconds):
+        self.at = time.monotonic() + seconds
+        _dps_arm_alarm(seconds)
+
+def _dps_arm_alarm(seconds):
+    # A second, blunter guard: SIGALRM's default action ends this process whatever it is doing
+    # (in 'inline' mode a program holding the GIL in C code would keep the watcher thread from
+    # running). It fires a little after the watcher's deadline, which normally acts first.
+    try:
+        signal.setitimer(signal.ITIMER_REAL, seconds + 1.0)
+    except (OSError, ValueError):
+        pass
+
+def _dps_extend(deadline, seconds):
+    deadline.at = time.monotonic() + seconds
+    _dps_arm_alarm(seconds)
+
+def _dps_parse_go(line):
+    # nonce, code path, inputs path ('-': none), payload bytes, run deadline ms, report deadline ms
+    nonce, path, inputs_path, payload, run_ms, report_ms = line.decode().split()
+    return nonce, path, inputs_path, int(payload), int(run_ms) / 1000.0, int(report_ms) / 1000.0
+
+def _dps_entry_target(root, relative):
+    # A payload entry's place under root: relative, no '..', no empty or '.' segments.
+    parts = relative.split('/')
+    if relative.startswith('/') or any(part in ('', '.', '..') for part in parts):
+        raise ValueError('bad path in the payload: %r' % relative)
+    return os.path.join(root, *parts)
+
+def _dps_unpack(source, size, deadline):
+    # The payload: a JSON header line {"root": dir, "entries": [[relative path, bytes], ...]},
+    # then each entry's bytes in that order. Writes each entry under root as the host writes it
+    # on the mount path (dirs 0755, files 0644). Every byte is read even after a failure, so the
+    # stream stays in step; returns None, or what went wrong.
+    header_line = source.readline(deadline)
+    header = json.loads(header_line)
+    root, entries = header['root'], header['entries']
+    if len(header_line) + sum(length for _, length in entries) != size:
+        raise ValueError('the payload header does not add up to the payload length')
+    problem = None
+    for relative, length in entries:
+        fd = None
+        if problem is None:
+            try:
+                target = _dps_entry_target(root, relative)
+                os.makedirs(os.path.dirname(target), mode=0o755, exist_ok=True)
+                fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
+            except (OSError, ValueError) as exc:
+                problem = '%s: %s' % (relative, exc)
+        def sink(piece, fd=fd):
+            nonlocal problem
+            if fd is not None and problem is None:
+                try:
+                    _dps_write_fully(fd, piece)
+                except OSError as exc:
+                    problem = '%s: %s' % (relative, exc)
+        try:
+            source.copy(length, sink, deadline)
+        finally:
+            if fd is not None:
+                os.close(fd)
+    return problem
+
+def _dps_write_fully(fd, data):
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+def _dps_watch(fd, deadline, abandon):
+    # The watcher thread: the run ends with its owner (stdin closes: EOF) or at its deadline.
+    # Started with _thread, so the program's threading module never lists or joins it.
+    while True:
+        left = deadline.at - time.monotonic()
+        if left <= 0:
+            return abandon('deadline')
+        try:
+            readable = select.select([fd], [], [], left)[0]
+        except (OSError, ValueError):
+            time.sleep(left)  # the program closed the fd ('inline'): the deadline still holds
+            continue
+        if readable:
+            try:
+                data = os.read(fd, 65536)
+            except OSError:
+                data = b''
+            if not data:
+                return abandon('eof')
+
+def _dps_abandon_run(reason, program_pid=None):
+    # The owner is gone, or the run outlived its deadline: the program goes, and so does the
+    # loader; its container's init follows it, which ends every process left in the container.
+    if reason == 'deadline':
+        _dps_write_all(2, b'\nthe sandbox loader ended the program: it ran past its deadline\n')
+    if program_pid is not None:
+        try:
+            os.kill(program_pid, signal.SIGKILL)
+        except OSError:
+            pass
+    os._exit(137)
+
+def _dps_probe_inputs(probe, unseen_marker):
+    # Before the first run, on the mount path: the host wrote a nonce into the input dir; if this
+    # container does not see it, the engine does not see the host's files (another host, another
+    # mount namespace): say so and exit, and the host sends inputs on stdin instead.
+    try:
+        with open(probe['path'], 'rb') as handle:
+            seen = handle.read(256).decode(errors='replace').strip()
+        if seen == probe['nonce']:
+            return
+        why = 'holds %r, not the nonce the host wrote' % seen[:64]
+    except OSError as exc:
+        why = str(exc)
+    _dps_write_all(2, ('%s %s: %s\n' % (unseen_marker, probe['path'], why)).encode())
+    os._exit(3)
+
 def _dps_warm_up(hook, preload):
     # The image's own warm-up (e.g. a prepared matplotlib cache), then the modules the Sandbox
     # asked for, so that programs find them imported.
@@ -277,29 +450,53 @@ def _dps_warm_up(hook, preload):
             sys.stderr.flush()
             os._exit(1)
 
-def _dps_main(protocol, mode, preload):
-    _dps_warm_up(protocol['warmupHook'], preload)
+def _dps_main(protocol, settings):
+    mode = settings['mode']
+    _dps_warm_up(protocol['warmupHook'], settings['preload'])
+    if settings.get('probe'):
+        _dps_probe_inputs(settings['probe'], protocol['inputsUnseen'])
     # Everything alive now (the interpreter, the loader, preloaded modules) is never garbage:
     # frozen, the program's collections (and the one at its end) need not walk it again, and
     # the forked child does not touch those pages.
     import gc
     gc.freeze()
     _dps_write_all(1, protocol['readyLine'].encode())
-    line = sys.stdin.buffer.readline()
-    if not line:
-        os._exit(0)
+    source = _DpsInput(0)
+    try:
+        line = source.readline()
+    except _DpsGone:
+        os._exit(0)  # stdin closed while idle: the owner is gone
     # The first bytes on stdout after the go line: the host then knows the program may have
     # started. A container that dies before this never ran anything, and the run can go elsewhere.
     _dps_write_all(1, protocol['goAck'].encode())
-    nonce, path, inputs_path = line.decode().split()
+    nonce, path, inputs_path, payload, run_s, report_s = _dps_parse_go(line)
+    deadline = _DpsDeadline(run_s)
+    problem = None
+    if payload:
+        try:
+            problem = _dps_unpack(source, payload, deadline)
+        except _DpsGone as gone:
+            _dps_abandon_run(str(gone))
+        except (ValueError, KeyError, TypeError) as exc:
+            problem = 'the payload could not be read: %s' % exc
+    if problem is not None:
+        # Nothing ran: report the failure as the run's, like a program that could not start.
+        _dps_write_all(2, ('the sandbox could not receive the run\'s inputs: %s\n' % problem).encode())
+        _dps_extend(deadline, report_s)
+        _dps_report(protocol, nonce, 1, 0, _dps_oom_kills(), 0, 0, {})
+        os._exit(1)
     inputs = _dps_read_inputs(inputs_path)
+    inband = payload > 0
     if mode == 'inline':
         # gVisor: a fork costs ~30 ms there, and a sandbox killed at its limit dies as a whole
         # (the host learns of it from the engine), so the program runs in this very process.
+        # The watcher reads a copy of stdin: the program's fd 0 becomes its own stdin.
         import resource
+        _thread.start_new_thread(_dps_watch, (os.dup(0), deadline, _dps_abandon_run))
         before = _dps_cpu_ms(resource.getrusage(resource.RUSAGE_SELF))
-        status = _dps_run_program(path, inputs)
+        status = _dps_run_program(path, inputs, inband)
         usage = resource.getrusage(resource.RUSAGE_SELF)
+        _dps_extend(deadline, report_s)
         _dps_report(protocol, nonce, status, 0, -1, _dps_cpu_ms(usage) - before, usage.ru_maxrss, inputs)
         os._exit(status)
     pid = os.fork()
@@ -310,7 +507,9 @@ def _dps_main(protocol, mode, preload):
                 adj.write('1000')
         except OSError:
             pass
-        os._exit(_dps_run_program(path, inputs))
+        os._exit(_dps_run_program(path, inputs, inband))
+    # Only now a thread: forking a process that has threads is unsafe.
+    _thread.start_new_thread(_dps_watch, (0, deadline, lambda reason: _dps_abandon_run(reason, pid)))
     while True:
         try:
             _, status, usage = os.wait4(pid, 0)
@@ -318,15 +517,16 @@ def _dps_main(protocol, mode, preload):
         except InterruptedError:
             continue
     if os.WIFSIGNALED(status):
-        signal = os.WTERMSIG(status)
-        code = 128 + signal
+        signal_number = os.WTERMSIG(status)
+        code = 128 + signal_number
     else:
-        signal = 0
+        signal_number = 0
         code = os.WEXITSTATUS(status)
-    _dps_report(protocol, nonce, code, signal, _dps_oom_kills(), _dps_cpu_ms(usage), usage.ru_maxrss, inputs)
+    _dps_extend(deadline, report_s)
+    _dps_report(protocol, nonce, code, signal_number, _dps_oom_kills(), _dps_cpu_ms(usage), usage.ru_maxrss, inputs)
     # The container's exit status is the program's too: the last word if both reports were lost.
     os._exit(code & 0xFF)
 
 if __name__ == '__main__':
-    # python3 -c SOURCE PROTOCOL_JSON MODE [PRELOAD...]
-    _dps_main(json.loads(sys.argv[1]), sys.argv[2], sys.argv[3:])
+    # python3 -c SOURCE PROTOCOL_JSON SETTINGS_JSON ({"mode": "fork"|"inline", "preload": [...], "probe": {path, nonce}|null})
+    _dps_main(json.loads(sys.argv[1]), json.loads(sys.argv[2]))

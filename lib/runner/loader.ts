@@ -16,6 +16,8 @@ interface Protocol {
   markerPrefix: string;
   /** The image's own warm-up hook, run by the loader before it is ready when present. */
   warmupHook: string;
+  /** Starts the loader's stderr line when it cannot see the input probe the host wrote (see InputProbe). */
+  inputsUnseen: string;
 }
 
 const PROTOCOL_JSON = readFileSync(new URL('./protocol.json', import.meta.url), 'utf8');
@@ -37,6 +39,9 @@ export const GO_ACK = PROTOCOL.goAck;
  */
 export const MARKER_PREFIX = PROTOCOL.markerPrefix;
 
+/** Starts the loader's stderr line when it cannot see the input probe: the engine does not see this host's files. */
+export const INPUTS_UNSEEN = PROTOCOL.inputsUnseen;
+
 /**
  * How the loader runs the program: in a forked child it waits for (the default), or in its own
  * process ('inline', for gVisor, where a fork costs ~30 ms and the engine reports OOM kills).
@@ -47,12 +52,24 @@ export function loaderMode(runtime: string | undefined): LoaderMode {
   return runtime === 'runsc' ? 'inline' : 'fork';
 }
 
-/** The container's main process: the loader, its protocol, its mode, then the modules to preload. */
-export function loaderCommand(runtime: string | undefined, preload: readonly string[]): string[] {
-  return ['python3', '-c', LOADER_SOURCE, PROTOCOL_JSON, loaderMode(runtime), ...preload];
+/**
+ * A file the host wrote into a container's input dir (mount path) and what it holds: the loader
+ * checks it before it says it is ready, and exits with INPUTS_UNSEEN on stderr when it does not
+ * see it (the engine does not see this host's files).
+ */
+export interface InputProbe {
+  /** The file's path inside the container. */
+  path: string;
+  nonce: string;
 }
 
-/** What the program gets besides its code, written as JSON next to the code file. */
+/** The container's main process: the loader, its protocol, then its settings (mode, modules to preload, input probe). */
+export function loaderCommand(runtime: string | undefined, preload: readonly string[], probe?: InputProbe): string[] {
+  const settings = { mode: loaderMode(runtime), preload, probe: probe ?? null };
+  return ['python3', '-c', LOADER_SOURCE, PROTOCOL_JSON, JSON.stringify(settings)];
+}
+
+/** What the program gets besides its code, as JSON in the inputs file next to the code file. */
 export interface RunInputs {
   argv: readonly string[];
   env: Readonly<Record<string, string>>;
@@ -75,9 +92,25 @@ export interface CollectRequest {
   maxHeaderBytes: number;
 }
 
-/** What the host sends to start the run: the marker nonce, the code file, the inputs file or '-'. */
-export function goLine(nonce: string, codePath: string, inputsPath: string | undefined): string {
-  return `${nonce} ${codePath} ${inputsPath ?? '-'}\n`;
+/** What the host sends to start a run (see goLine). */
+export interface GoLine {
+  /** The exit markers' nonce. */
+  nonce: string;
+  codePath: string;
+  /** The inputs file; undefined for none. */
+  inputsPath: string | undefined;
+  /** Length of the payload (see packRunEntries) that follows the line on stdin; 0 on the mount path. */
+  payloadBytes: number;
+  /** From the go line, how long the loader lets the program run before it ends it and exits (its owner may be gone). */
+  runDeadlineMs: number;
+  /** From the program's end, how long the loader may take to report (and send collected files) before it exits. */
+  reportDeadlineMs: number;
+}
+
+/** The go line: the marker nonce, the code file, the inputs file or '-', the payload length, the loader's deadlines. */
+export function goLine(go: GoLine): string {
+  const fields = [go.nonce, go.codePath, go.inputsPath ?? '-', go.payloadBytes, Math.ceil(go.runDeadlineMs), Math.ceil(go.reportDeadlineMs)];
+  return `${fields.join(' ')}\n`;
 }
 
 /** What the loader reports after the program ended. */

@@ -1,7 +1,10 @@
 /**
- * What a run hands its container before the go line: the code file and, when the run has any,
- * stdin, the work dir's files and an inputs file (argv, env, what to collect), all written into
- * the container's host directory, which the container sees read-only at INPUT_DIR.
+ * What a run hands its container before the program starts: the code file and, when the run has
+ * any, stdin, the work dir's files and an inputs file (argv, env, what to collect). runEntries()
+ * decides those files once; they then reach the container's INPUT_DIR one of two ways, as the same
+ * files: written into the container's host directory, which it sees through a read-only bind mount
+ * (writeRunEntries), or packed into a payload that follows the go line on the container's stdin,
+ * which the loader writes into its INPUT_DIR tmpfs (packRunEntries).
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -25,31 +28,37 @@ export interface RunPayload {
   collect?: CollectRequest | undefined;
 }
 
-/** Where the loader finds what was staged, as paths inside the container. */
+/** Where the loader finds the run's files, as paths inside the container. */
 export interface StagedRun {
   codePath: string;
   /** Undefined when the run has no inputs beyond its code. */
   inputsPath: string | undefined;
 }
 
-/** Writes the code and the run's inputs into the container's host directory (stdin as a file: no pipe size limits it). */
-export async function stageRun(hostDir: string, code: string, payload: RunPayload): Promise<StagedRun> {
-  const [inputsPath] = await Promise.all([writeInputs(hostDir, payload), writeFile(join(hostDir, CODE_FILE), code, { mode: 0o644 })]);
-  return { codePath: `${INPUT_DIR}/${CODE_FILE}`, inputsPath };
+/** One file of a run's inputs: its path relative to INPUT_DIR (with '/' separators), and its bytes. */
+export interface RunEntry {
+  path: string;
+  content: Buffer;
 }
 
-async function writeInputs(hostDir: string, payload: RunPayload): Promise<string | undefined> {
+export interface RunEntries {
+  /** The code file first, the inputs file last. */
+  entries: RunEntry[];
+  staged: StagedRun;
+}
+
+/** The files a run puts in INPUT_DIR (stdin as a file: no pipe size limits it), and where the loader finds them. */
+export function runEntries(code: string, payload: RunPayload): RunEntries {
+  const entries: RunEntry[] = [{ path: CODE_FILE, content: Buffer.from(code) }];
+  const staged: StagedRun = { codePath: `${INPUT_DIR}/${CODE_FILE}`, inputsPath: undefined };
   const argv = payload.argv ?? [];
   const env = payload.env ?? {};
   const files = payload.files ?? new Map<string, Buffer>();
   const collect = payload.collect;
-  if (payload.stdin === undefined && argv.length === 0 && Object.keys(env).length === 0 && files.size === 0 && collect === undefined) return undefined;
-  if (payload.stdin !== undefined) await writeFile(join(hostDir, STDIN_FILE), payload.stdin, { mode: 0o644 });
-  for (const [path, content] of files) {
-    const target = join(hostDir, FILES_DIR, path);
-    await mkdir(dirname(target), { recursive: true, mode: 0o755 });
-    await writeFile(target, content, { mode: 0o644 });
-  }
+  if (payload.stdin === undefined && argv.length === 0 && Object.keys(env).length === 0 && files.size === 0 && collect === undefined)
+    return { entries, staged };
+  if (payload.stdin !== undefined) entries.push({ path: STDIN_FILE, content: payload.stdin });
+  for (const [path, content] of files) entries.push({ path: `${FILES_DIR}/${path}`, content });
   const inputs: RunInputs = {
     argv,
     env,
@@ -57,6 +66,31 @@ async function writeInputs(hostDir: string, payload: RunPayload): Promise<string
     files: files.size === 0 ? null : `${INPUT_DIR}/${FILES_DIR}`,
     collect: collect === undefined ? null : { ...collect, maxFiles: MAX_COLLECTED_FILES, maxHeaderBytes: MAX_COLLECT_HEADER_BYTES },
   };
-  await writeFile(join(hostDir, INPUTS_FILE), JSON.stringify(inputs), { mode: 0o644 });
-  return `${INPUT_DIR}/${INPUTS_FILE}`;
+  entries.push({ path: INPUTS_FILE, content: Buffer.from(JSON.stringify(inputs)) });
+  staged.inputsPath = `${INPUT_DIR}/${INPUTS_FILE}`;
+  return { entries, staged };
+}
+
+/** The mount path: writes the entries into the container's host directory (dirs 0755, files 0644). */
+export async function writeRunEntries(hostDir: string, entries: readonly RunEntry[]): Promise<void> {
+  const dirs = new Set(entries.map((entry) => dirname(entry.path)).filter((dir) => dir !== '.'));
+  for (const dir of dirs) await mkdir(join(hostDir, dir), { recursive: true, mode: 0o755 });
+  // One at a time: a run may have a thousand files, and each write holds a file descriptor.
+  for (const entry of entries) await writeFile(join(hostDir, entry.path), entry.content, { mode: 0o644 });
+}
+
+/** A payload for the container's stdin: what follows the go line, and its length in bytes. */
+export interface PackedRun {
+  chunks: Buffer[];
+  bytes: number;
+}
+
+/**
+ * The stdin path: the entries as one payload, a JSON header line `{"root": INPUT_DIR, "entries":
+ * [[path, bytes], ...]}` and then each entry's bytes in that order (the contents are not copied).
+ */
+export function packRunEntries(entries: readonly RunEntry[]): PackedRun {
+  const header = Buffer.from(`${JSON.stringify({ root: INPUT_DIR, entries: entries.map((entry) => [entry.path, entry.content.length]) })}\n`);
+  const chunks = [header, ...entries.map((entry) => entry.content)];
+  return { chunks, bytes: chunks.reduce((total, chunk) => total + chunk.length, 0) };
 }

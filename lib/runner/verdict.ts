@@ -44,6 +44,7 @@ export type Verdict =
 /** Whether the verdict depends on the engine still answering (a death nothing else explains). */
 export function needsEngineCheck(observed: Pick<EndObservations, 'reason' | 'report' | 'oomEvent'>): boolean {
   if (observed.reason === 'lost') return true;
+  if (observed.reason === 'unanswered') return false; // the run ended because the engine did not answer: already known
   return observed.report === undefined && (observed.reason === 'exit' || observed.reason === 'died') && !observed.oomEvent;
 }
 
@@ -55,6 +56,9 @@ export function awaitsDeathEvents(observed: Pick<EndObservations, 'reason' | 're
 export function decideVerdict(observed: EndObservations): Verdict {
   const { reason, report } = observed;
   if (reason === 'lost') return observed.engineDown !== undefined ? { outcome: 'engine-down', error: observed.engineDown } : { outcome: 'lost' };
+  // The go line went unacknowledged and the engine did not answer: the program may have started, so
+  // it is never run again; the run fails as the engine's.
+  if (reason === 'unanswered' && observed.engineDown !== undefined) return { outcome: 'engine-down', error: observed.engineDown };
   if ((reason === 'timeout' || reason === 'output_limit') && observed.killFailedEngineDown !== undefined) {
     return { outcome: 'engine-down', error: observed.killFailedEngineDown };
   }

@@ -1,15 +1,18 @@
 /**
- * One pooled container, made ready at warm-up: its host input directory (bind-mounted read-only)
- * and the container itself, started with `docker run -i --rm` so that its main process is the
- * loader, already waiting on the CLI's stdin. A run then costs one file write and one line on a
- * pipe; when the program ends, the loader exits and the engine removes the container by itself.
+ * One pooled container, made ready at warm-up, started with `docker run -i --rm` so that its main
+ * process is the loader, already waiting on the CLI's stdin. On the mount path it has a host input
+ * directory (bind-mounted read-only), and a run costs one file write and one line on a pipe; on
+ * the stdin path the run's files follow that line on the pipe (lib/runner/input-transfer.ts).
+ * When the program ends, the loader exits and the engine removes the container by itself.
  * Each WarmContainer runs exactly one program.
  */
 import { randomBytes } from 'node:crypto';
-import { chmod } from 'node:fs/promises';
+import { chmod, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setImmediate } from 'node:timers/promises';
 import { dir as makeTempDir, type DirectoryResult } from 'tmp-promise';
 import type { AttachedProcess } from '../docker/cli.js';
-import type { ContainerLimits } from '../docker/container-args.js';
+import { INPUT_DIR, type ContainerLimits, type InputDirSpec } from '../docker/container-args.js';
 import type { DockerEngine } from '../docker/engine.js';
 import { swallowed } from '../debug.js';
 import { EngineUnavailableError } from '../errors.js';
@@ -18,9 +21,10 @@ import { ownerTempDirTemplate } from '../owner.js';
 import { settlesWithin } from './bounded-wait.js';
 import { collectedFiles, MAX_COLLECT_HEADER_BYTES, notCollectedBecause, type CollectRequest, type SkippedFile } from './collected-files.js';
 import { runExecution, type EndReason, type RawExecution } from './execution.js';
-import { loaderCommand } from './loader.js';
+import { inputsUnseen, InputsUnseenError, type TransferMode } from './input-transfer.js';
+import { loaderCommand, type InputProbe } from './loader.js';
 import { waitForReady } from './loader-ready.js';
-import { stageRun } from './run-inputs.js';
+import { packRunEntries, runEntries, writeRunEntries } from './run-inputs.js';
 import { awaitsDeathEvents, decideVerdict, needsEngineCheck, type EndObservations } from './verdict.js';
 
 export interface ContainerSettings {
@@ -31,6 +35,10 @@ export interface ContainerSettings {
   startTimeoutMs: number;
   /** Modules the loader imports before it says it is ready. */
   preload: readonly string[];
+  /** How runs' code and inputs reach this container. */
+  transfer: TransferMode;
+  /** Size cap of the input tmpfs on the stdin path. */
+  inputTmpfsSizeMb: number;
 }
 
 /**
@@ -72,6 +80,8 @@ export interface Execution {
 const DEATH_SETTLE_MS = 1_500;
 /** How long after a container's death its OOM event may still arrive. */
 const OOM_AFTER_DEATH_MS = 1_500;
+/** The file in a mount-path container's input dir that its loader checks at start (removed once it is ready). */
+const PROBE_FILE = '.dps-input-probe';
 
 /**
  * The container was gone before its loader took the program (removed from outside, or its engine
@@ -99,7 +109,8 @@ export class LimitsNotAppliedError extends Error {
 export class WarmContainer {
   readonly name: string;
   readonly #engine: DockerEngine;
-  readonly #dir: DirectoryResult;
+  /** The host input directory (mount path only). */
+  readonly #dir: DirectoryResult | undefined;
   readonly #loader: AttachedProcess;
   readonly #limits: ContainerLimits;
   readonly #died: Promise<void>;
@@ -115,7 +126,7 @@ export class WarmContainer {
   /** How the container's CLI process ended, once it has. */
   #cliExit: { exitCode: number | undefined } | undefined;
 
-  private constructor(name: string, engine: DockerEngine, dir: DirectoryResult, loader: AttachedProcess, limits: ContainerLimits) {
+  private constructor(name: string, engine: DockerEngine, dir: DirectoryResult | undefined, loader: AttachedProcess, limits: ContainerLimits) {
     this.name = name;
     this.#limits = limits;
     this.#engine = engine;
@@ -126,31 +137,48 @@ export class WarmContainer {
     void loader.exited.then((exit) => (this.#cliExit = exit));
   }
 
-  /** Creates the container and waits for its loader; on failure leaves nothing behind. */
+  /**
+   * Creates the container and waits for its loader; on failure leaves nothing behind. Rejects with
+   * InputsUnseenError when, on the mount path, the container does not see its input dir.
+   */
   static async start(engine: DockerEngine, name: string, settings: ContainerSettings): Promise<WarmContainer> {
-    const dir = await makeTempDir({ template: ownerTempDirTemplate(), unsafeCleanup: true });
+    // On the stdin path nothing needs the file system first: yield all the same, so that a run whose
+    // end started this replacement hands its result to its caller before the docker CLI's spawn
+    // (milliseconds of this thread), as on the mount path while the temp dir is made.
+    const dir = settings.transfer === 'mount' ? await makeTempDir({ template: ownerTempDirTemplate(), unsafeCleanup: true }) : await setImmediate(undefined);
     let loader: AttachedProcess | undefined;
     try {
-      // The container user (not root) must reach the code file; nobody may list the directory.
-      await chmod(dir.path, 0o711);
+      let input: InputDirSpec = { kind: 'tmpfs', sizeMb: settings.inputTmpfsSizeMb };
+      let probe: InputProbe | undefined;
+      if (dir !== undefined) {
+        // The container user (not root) must reach the code file; nobody may list the directory.
+        await chmod(dir.path, 0o711);
+        probe = { path: `${INPUT_DIR}/${PROBE_FILE}`, nonce: randomBytes(16).toString('hex') };
+        await writeFile(join(dir.path, PROBE_FILE), probe.nonce, { mode: 0o644 });
+        input = { kind: 'mount', hostDir: dir.path };
+      }
       loader = engine.runAttached({
         name,
         image: settings.image,
         labels: settings.labels,
         limits: settings.limits,
-        inputDir: dir.path,
-        command: loaderCommand(settings.limits.runtime, settings.preload),
+        input,
+        command: loaderCommand(settings.limits.runtime, settings.preload, probe),
       });
       const failure = await waitForReady(loader, settings.startTimeoutMs).catch(async (error: unknown) => {
         throw (await engine.whyUnavailable()) ?? error;
       });
+      const unseen = failure !== undefined && dir !== undefined ? inputsUnseen(failure.stderr) : undefined;
+      if (unseen !== undefined) throw new InputsUnseenError(name, unseen, loader.command);
       // The engine going down while the container started says little in the CLI's stderr: ask it.
       if (failure !== undefined) throw (await engine.whyUnavailable()) ?? engine.startFailure(settings.image, loader.command, failure.exitCode, failure.stderr);
+      // Checked: programs see the same input dir on both paths.
+      if (dir !== undefined) await rm(join(dir.path, PROBE_FILE), { force: true });
       return new WarmContainer(name, engine, dir, loader, settings.limits);
     } catch (error) {
       loader?.kill();
       await engine.removeContainers([name]).catch(swallowed(`removing ${name}, which failed to start`));
-      await dir.cleanup().catch(swallowed(`removing the temp dir of ${name}`));
+      await dir?.cleanup().catch(swallowed(`removing the temp dir of ${name}`));
       throw error;
     }
   }
@@ -187,8 +215,11 @@ export class WarmContainer {
     if (this.dead) throw new ContainerLostError(this.name);
     const memoryLimitMb = options.memoryLimitMb ?? this.#limits.memoryLimitMb;
     const cpus = options.cpus ?? this.#limits.cpus;
-    const [staged] = await Promise.all([
-      stageRun(this.#dir.path, code, options),
+    const { entries, staged } = runEntries(code, options);
+    // The mount path writes the files now; the stdin path sends them after the go line.
+    const payload = this.#dir === undefined ? packRunEntries(entries) : undefined;
+    await Promise.all([
+      this.#dir === undefined ? undefined : writeRunEntries(this.#dir.path, entries),
       memoryLimitMb !== this.#limits.memoryLimitMb || cpus !== this.#limits.cpus
         ? this.#engine.updateLimits(this.name, { memoryLimitMb, cpus }).catch(async (error: unknown) => {
             // Gone meanwhile (or the engine is): no program started.
@@ -202,6 +233,7 @@ export class WarmContainer {
       nonce: randomBytes(16).toString('hex'),
       codePath: staged.codePath,
       inputsPath: staged.inputsPath,
+      payload,
       onStdout: options.onStdout,
       onStderr: options.onStderr,
       timeoutMs: options.timeoutMs,
@@ -210,12 +242,13 @@ export class WarmContainer {
       signal: options.signal,
       died: this.#died,
       kill: () => this.kill(),
+      askEngine: () => this.#engine.whyUnavailable(),
     });
     const verdict = decideVerdict(await this.#observeEnd(raw));
     if (verdict.outcome === 'lost') throw new ContainerLostError(this.name);
     if (verdict.outcome === 'engine-down') throw verdict.error;
     this.#reported = verdict.reported;
-    const { report: _report, cliExitCode: _cliExitCode, collected, collectProblem, ...texts } = raw;
+    const { report: _report, cliExitCode: _cliExitCode, engineDown: _engineDown, collected, collectProblem, ...texts } = raw;
     // A program that did not end on its own took its container, and its files, with it.
     const files = verdict.reported ? collectedFiles(options.collect, collected, collectProblem) : notCollectedBecause(options.collect, raw.reason);
     return { ...texts, exitCode: verdict.exitCode, signal: verdict.signal, oomKilled: verdict.oomKilled, usage: verdict.usage, ...files };
@@ -236,7 +269,7 @@ export class WarmContainer {
       report: raw.report,
       cliExitCode: raw.cliExitCode ?? this.#cliExit?.exitCode,
       oomEvent: this.#oomEvent,
-      engineDown: undefined,
+      engineDown: raw.engineDown,
       killFailedEngineDown: this.#killError instanceof EngineUnavailableError ? this.#killError : undefined,
     };
     if (needsEngineCheck(observed)) observed.engineDown = await this.#engine.whyUnavailable();
@@ -259,6 +292,6 @@ export class WarmContainer {
   /** Frees what this container holds on the host, once the container itself is gone. */
   async releaseHostResources(): Promise<void> {
     this.#loader.kill();
-    await this.#dir.cleanup().catch(swallowed(`removing the temp dir of ${this.name}`));
+    await this.#dir?.cleanup().catch(swallowed(`removing the temp dir of ${this.name}`));
   }
 }

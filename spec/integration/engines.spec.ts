@@ -126,6 +126,49 @@ test('an engine stopped under load: its run in flight fails naming it, the other
   assert.deepEqual(unhandled, []);
 });
 
+test('a hung engine (its daemon stopped with SIGSTOP): runs sent there fail within their time limit naming it, the rest run on the other; it is re-admitted once it answers', async (t) => {
+  const { a, sandbox } = await twoEngines(t, { timeoutMs: 20_000 });
+  await sandbox.whenWarm();
+  await a.freeze();
+  const frozenAt = performance.now();
+  const settled = await Promise.all(
+    Array.from({ length: 4 }, (_, i) =>
+      sandbox.run(`print(${i})`).then(
+        (result) => ({ result, error: undefined, ms: performance.now() - frozenAt }),
+        (error: unknown) => ({ result: undefined, error, ms: performance.now() - frozenAt }),
+      ),
+    ),
+  );
+  const failed = settled.filter((outcome) => outcome.error !== undefined);
+  const succeeded = settled.filter((outcome) => outcome.result !== undefined);
+  t.diagnostic(`runs sent to the hung engine failed after ${failed.map((outcome) => outcome.ms.toFixed(0)).join(', ')} ms (time limit 20000 ms)`);
+  // Least-loaded dispatch sent two of the four to a before anything was known of it.
+  assert.equal(failed.length, 2, `failed: ${failed.map((outcome) => String(outcome.error)).join('; ')}`);
+  for (const outcome of failed) {
+    assert.ok(outcome.error instanceof EngineUnavailableError, String(outcome.error));
+    assert.equal(outcome.error.engine, 'a');
+    assert.ok(outcome.ms < 20_000, `failed after ${outcome.ms.toFixed(0)} ms, past the run's time limit`);
+  }
+  for (const outcome of succeeded) assert.equal(outcome.result?.engine, 'b');
+  assert.equal(engineState(sandbox, 'a'), 'down');
+  const during = await Promise.all(Array.from({ length: 4 }, (_, i) => sandbox.run(`print(${i})`)));
+  assert.deepEqual(
+    during.map((result) => result.engine),
+    ['b', 'b', 'b', 'b'],
+  );
+
+  await a.thaw();
+  const thawedAt = performance.now();
+  await eventually('a is up again with its pool', () => engineState(sandbox, 'a') === 'up' && sandbox.stats().engines[0]?.ready === 2, 30_000);
+  t.diagnostic(`a was re-admitted ${(performance.now() - thawedAt).toFixed(0)} ms after it was thawed`);
+  const after = await Promise.all(Array.from({ length: 4 }, (_, i) => sandbox.run(`import time\ntime.sleep(0.3)\nprint(${i})`)));
+  assert.ok(
+    after.some((result) => result.engine === 'a'),
+    'runs go to a again',
+  );
+  await eventually('a holds no stopped container of the Sandbox', async () => (await stoppedOn(a, sandbox)).length === 0, 10_000);
+});
+
 test('initialize() checks every engine and says which one lacks the image', async (t) => {
   const [a, b] = await Promise.all([startPrivateEngine(t), startPrivateEngine(t, { images: [] })]);
   await b.docker(['image', 'rm', '--force', 'docker-python-sandbox:latest']);

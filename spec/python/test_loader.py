@@ -1,14 +1,24 @@
 """
 Unit tests of the loader (lib/runner/loader.py), the Python program that runs in every pooled
 container: the glob matcher, the collect walk and its caps, the report's wire format, the inputs
-reader and exit statuses. Run by `npm run test:python` (part of `npm test`) with the host's python3.
+reader and exit statuses, the in-band payload, and (running the loader as a child process, with
+temp dirs for /sandbox-in and the work dir) how a run ends when its owner goes or its deadline
+passes. Run by `npm run test:python` (part of `npm test`) with the host's python3.
+
+No test here asks the loader to collect files: collecting first kills every process of its user
+(kill(-1)), which in a container is the program's leftovers, and here would be the test's user's.
 """
 import importlib.util
 import io
 import json
 import os
 import pathlib
+import select
+import signal
+import subprocess
+import sys
 import tempfile
+import time
 import unittest
 from contextlib import redirect_stderr
 
@@ -156,9 +166,260 @@ class ExitStatus(unittest.TestCase):
 class Protocol(unittest.TestCase):
     def test_the_loader_holds_no_literal_of_the_wire_format(self):
         source = (ROOT / 'lib/runner/loader.py').read_text()
-        for name in ('readyLine', 'goAck', 'markerPrefix', 'warmupHook'):
+        for name in ('readyLine', 'goAck', 'markerPrefix', 'warmupHook', 'inputsUnseen'):
             literal = PROTOCOL[name].strip()
             self.assertNotIn(literal, source, '%s must come from protocol.json' % name)
+
+
+def pack(root, entries):
+    # The host's payload (lib/runner/run-inputs.ts packRunEntries): a JSON header line, then the bytes.
+    header = (json.dumps({'root': root, 'entries': [[path, len(content)] for path, content in entries]}) + '\n').encode()
+    return header + b''.join(content for _, content in entries)
+
+
+class Pipe:
+    # A pipe standing in for the container's stdin: the loader reads its read end.
+    def __init__(self, test):
+        self.read_fd, self.write_fd = os.pipe()
+        test.addCleanup(self.close)
+
+    def send(self, data):
+        os.write(self.write_fd, data)
+
+    def close_writer(self):
+        if self.write_fd is not None:
+            os.close(self.write_fd)
+            self.write_fd = None
+
+    def close(self):
+        self.close_writer()
+        os.close(self.read_fd)
+
+
+class InBandPayload(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.TemporaryDirectory()
+        self.addCleanup(self.dir.cleanup)
+        self.root = os.path.join(self.dir.name, 'in')
+        os.mkdir(self.root)
+        self.pipe = Pipe(self)
+        self.source = loader._DpsInput(self.pipe.read_fd)
+        self.soon = loader._DpsDeadline(5)
+        self.addCleanup(signal.setitimer, signal.ITIMER_REAL, 0)  # the deadline's alarm must not fire in the test process
+
+    def test_the_entries_become_the_files_the_mount_path_has(self):
+        entries = [('main.py', b'print(1)\n'), ('stdin', b'x' * 3_000_000), ('files/a/b.txt', b'deep'), ('inputs.json', b'{}')]
+        payload = pack(self.root, entries)
+        # Sent after the go line, as the host does: one read may take both.
+        self.pipe.send(b'nonce /in/main.py /in/inputs.json %d 1000 2000\n' % len(payload))
+        writer = os.fork()
+        if writer == 0:
+            os.write(self.pipe.write_fd, payload)  # more than a pipe holds: written while the loader reads
+            os._exit(0)
+        self.addCleanup(os.waitpid, writer, 0)
+        go = loader._dps_parse_go(self.source.readline(self.soon))
+        self.assertEqual(go, ('nonce', '/in/main.py', '/in/inputs.json', len(payload), 1.0, 2.0))
+        self.assertIsNone(loader._dps_unpack(self.source, go[3], self.soon))
+        for path, content in entries:
+            target = os.path.join(self.root, path)
+            self.assertEqual(pathlib.Path(target).read_bytes(), content, path)
+            self.assertEqual(os.stat(target).st_mode & 0o777, 0o644 & ~current_umask())
+        self.assertEqual(os.stat(os.path.join(self.root, 'files/a')).st_mode & 0o777, 0o755 & ~current_umask())
+
+    def test_a_bad_entry_is_reported_and_the_stream_stays_in_step(self):
+        payload = pack(self.root, [('../escape', b'no'), ('main.py', b'x')])
+        self.pipe.send(payload + b'after')
+        problem = loader._dps_unpack(self.source, len(payload), self.soon)
+        self.assertIn("bad path in the payload: '../escape'", problem)
+        self.assertFalse(os.path.exists(os.path.join(self.dir.name, 'escape')))
+        rest = []
+        self.source.copy(5, rest.append, self.soon)
+        self.assertEqual(b''.join(rest), b'after', 'what follows the payload is read as such')
+
+    def test_a_header_that_does_not_add_up_is_refused(self):
+        payload = pack(self.root, [('main.py', b'x')])
+        self.pipe.send(payload)
+        with self.assertRaises(ValueError):
+            loader._dps_unpack(self.source, len(payload) + 1, self.soon)
+
+    def test_the_owner_going_mid_payload_or_the_deadline_ends_the_read(self):
+        payload = pack(self.root, [('main.py', b'x' * 100)])
+        self.pipe.send(payload[:-10])
+        with self.assertRaises(loader._DpsGone) as late:
+            loader._dps_unpack(self.source, len(payload), loader._DpsDeadline(0.2))
+        self.assertEqual(str(late.exception), 'deadline')
+        self.pipe.close_writer()
+        with self.assertRaises(loader._DpsGone) as gone:
+            self.source.copy(10, lambda piece: None, self.soon)
+        self.assertEqual(str(gone.exception), 'eof')
+
+
+def current_umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+class LoaderProcess:
+    # The loader as the container's main process: protocol and settings as argv, stdin a pipe.
+    def __init__(self, test, mode, probe=None):
+        self.dir = tempfile.TemporaryDirectory()
+        test.addCleanup(self.dir.cleanup)
+        self.input_dir = os.path.join(self.dir.name, 'sandbox-in')
+        self.work_dir = os.path.join(self.dir.name, 'sandbox')
+        os.mkdir(self.input_dir)
+        os.mkdir(self.work_dir)
+        settings = {'mode': mode, 'preload': [], 'probe': probe}
+        source = (ROOT / 'lib/runner/loader.py').read_text()
+        self.process = subprocess.Popen(
+            [sys.executable, '-c', source, json.dumps(PROTOCOL), json.dumps(settings)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=self.work_dir,
+        )
+        test.addCleanup(self.stop)
+        self.stdout = b''
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+        for stream in (self.process.stdin, self.process.stdout, self.process.stderr):
+            try:
+                stream.close()
+            except OSError:
+                pass
+
+    def read_until(self, text, within=10, after=0):
+        # Reads stdout until text appears in it (at or past index `after`).
+        deadline = time.monotonic() + within
+        while text not in self.stdout[after:]:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([self.process.stdout], [], [], left)[0]:
+                raise AssertionError('no %r on stdout within %ss; got %r' % (text, within, self.stdout))
+            chunk = os.read(self.process.stdout.fileno(), 65536)
+            if not chunk:
+                raise AssertionError('stdout ended before %r; got %r, stderr %r' % (text, self.stdout, self.process.stderr.read()))
+            self.stdout += chunk
+
+    def go(self, code, run_ms=60_000, report_ms=60_000, stdin=None, files=None):
+        # The stdin path: code (stdin, files) in the payload, written into this loader's input dir.
+        entries = [('main.py', code.encode())]
+        inputs = '-'
+        if stdin is not None or files:
+            files = files or {}
+            entries += [('stdin', stdin)] if stdin is not None else []
+            entries += [('files/' + path, content) for path, content in files.items()]
+            given = {
+                'argv': [],
+                'env': {},
+                'stdin': os.path.join(self.input_dir, 'stdin') if stdin is not None else None,
+                'files': os.path.join(self.input_dir, 'files') if files else None,
+                'collect': None,
+            }
+            entries.append(('inputs.json', json.dumps(given).encode()))
+            inputs = os.path.join(self.input_dir, 'inputs.json')
+        payload = pack(self.input_dir, entries)
+        line = 'n0nce %s %s %d %d %d\n' % (os.path.join(self.input_dir, 'main.py'), inputs, len(payload), run_ms, report_ms)
+        self.process.stdin.write(line.encode() + payload)
+        self.process.stdin.flush()
+
+    def ended_within(self, seconds):
+        try:
+            return self.process.wait(timeout=seconds)
+        except subprocess.TimeoutExpired:
+            return None
+
+
+def pid_alive(pid):
+    try:
+        with open('/proc/%d/stat' % pid) as stat:
+            return stat.read().rsplit(')', 1)[1].split()[0] != 'Z'
+    except OSError:
+        return False
+
+
+def dies_within(pid, seconds):
+    # SIGKILL is sent before the loader exits, but the program's death completes on its own time.
+    deadline = time.monotonic() + seconds
+    while pid_alive(pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+# Prints its pid, then spins: a program that never ends by itself.
+SPIN = 'import os\nprint("pid", os.getpid(), flush=True)\nwhile True:\n    pass\n'
+
+
+class RunEnds(unittest.TestCase):
+    def start(self, mode, code, **go):
+        loader_process = LoaderProcess(self, mode)
+        loader_process.read_until(PROTOCOL['readyLine'].encode())
+        loader_process.go(code, **go)
+        loader_process.read_until(PROTOCOL['goAck'].encode())
+        return loader_process
+
+    def program_pid(self, loader_process):
+        # The program's first line: "pid N".
+        loader_process.read_until(b'pid ')
+        start = loader_process.stdout.index(b'pid ')
+        loader_process.read_until(b'\n', after=start)
+        return int(loader_process.stdout[start:].split(b'\n', 1)[0].split()[1])
+
+    def test_a_run_on_the_stdin_path_reports_as_on_the_mount_path(self):
+        for mode in ('fork', 'inline'):
+            with self.subTest(mode=mode):
+                code = 'import os, sys\nprint(len(sys.stdin.read()), __file__, open("d/e.txt").read(), os.path.exists(os.path.dirname(__file__) + "/files"))\n'
+                loader_process = self.start(mode, code, stdin=b'y' * 200_000, files={'d/e.txt': b'deep'})
+                marker = (PROTOCOL['markerPrefix'] + 'n0nce').encode()
+                loader_process.read_until(marker)
+                loader_process.read_until(b'\n', after=loader_process.stdout.index(marker))
+                self.assertEqual(loader_process.ended_within(10), 0)
+                out = loader_process.stdout.split(PROTOCOL['goAck'].encode(), 1)[1]
+                # The files were copied into the work dir, and left the input dir (memory) before the program began.
+                self.assertTrue(out.startswith(b'200000 %s deep False\n' % os.path.join(loader_process.input_dir, 'main.py').encode()), out)
+
+    def test_stdin_closing_mid_run_ends_the_program_and_the_loader(self):
+        for mode in ('fork', 'inline'):
+            with self.subTest(mode=mode):
+                loader_process = self.start(mode, SPIN)
+                pid = self.program_pid(loader_process)
+                self.assertTrue(pid_alive(pid))
+                loader_process.process.stdin.close()  # the owner's docker CLI is gone
+                self.assertEqual(loader_process.ended_within(5), 137)
+                self.assertTrue(dies_within(pid, 5), 'the program is gone with its loader')
+
+    def test_the_deadline_ends_a_program_whose_owner_never_says_anything_again(self):
+        for mode in ('fork', 'inline'):
+            with self.subTest(mode=mode):
+                started = time.monotonic()
+                loader_process = self.start(mode, SPIN, run_ms=500)
+                pid = self.program_pid(loader_process)
+                self.assertEqual(loader_process.ended_within(10), 137)
+                self.assertGreaterEqual(time.monotonic() - started, 0.5)
+                self.assertTrue(dies_within(pid, 5))
+                self.assertIn(b'ran past its deadline', loader_process.process.stderr.read())
+
+    def test_inline_a_program_that_holds_the_gil_still_ends_at_the_deadline(self):
+        # Catastrophic backtracking: C code that never lets the watcher thread run. SIGALRM's
+        # default action ends the process a second after the deadline all the same.
+        code = 'import re\nprint("pid", __import__("os").getpid(), flush=True)\nre.match(r"(a+)+$", "a" * 40 + "b")\n'
+        started = time.monotonic()
+        loader_process = self.start('inline', code, run_ms=300)
+        self.assertEqual(loader_process.ended_within(10), -signal.SIGALRM)
+        self.assertLess(time.monotonic() - started, 8)
+
+    def test_a_probe_the_container_cannot_see_stops_the_loader_before_it_is_ready(self):
+        missing = LoaderProcess(self, 'fork', probe={'path': '/nonexistent/dps-probe', 'nonce': 'abc'})
+        self.assertEqual(missing.ended_within(10), 3)
+        self.assertEqual(missing.process.stdout.read(), b'')
+        stderr = missing.process.stderr.read().decode()
+        self.assertTrue(stderr.startswith(PROTOCOL['inputsUnseen'] + ' /nonexistent/dps-probe: '), stderr)
+        with tempfile.NamedTemporaryFile('w', delete=False) as handle:
+            handle.write('abc')
+        self.addCleanup(os.unlink, handle.name)
+        seen = LoaderProcess(self, 'fork', probe={'path': handle.name, 'nonce': 'abc'})
+        seen.read_until(PROTOCOL['readyLine'].encode())
 
 
 if __name__ == '__main__':

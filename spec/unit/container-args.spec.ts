@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { buildAttachedRunArgs, buildRemoveArgs, type ContainerLimits } from '../../lib/docker/container-args.js';
+import { buildAttachedRunArgs, buildRemoveArgs, type ContainerLimits, type ContainerSpec } from '../../lib/docker/container-args.js';
 
 const LIMITS: ContainerLimits = {
   memoryLimitMb: 50,
@@ -16,12 +16,12 @@ const LIMITS: ContainerLimits = {
   openFilesLimit: 256,
 };
 
-const SPEC = {
+const SPEC: ContainerSpec = {
   name: 'dps-x-1',
   image: 'img:1',
   labels: { 'docker-python-sandbox': '', 'docker-python-sandbox.sandbox': 'x' },
   limits: LIMITS,
-  inputDir: '/tmp/dps-abc',
+  input: { kind: 'mount', hostDir: '/tmp/dps-abc' },
   command: ['python3', '-c', 'loader'],
 };
 
@@ -40,9 +40,21 @@ test('docker run argv: attached, self-removing, every limit, dropped privileges,
     '--tmpfs', '/sandbox:rw,nosuid,nodev,size=8m,uid=1000,gid=1000,mode=0700',
     '--workdir', '/sandbox', '--env', 'HOME=/sandbox',
     '--init', '--log-driver', 'none',
-    '--volume', '/tmp/dps-abc:/sandbox-in:ro',
+    '--mount', 'type=bind,source=/tmp/dps-abc,target=/sandbox-in,readonly',
     'img:1', 'python3', '-c', 'loader',
   ]);
+});
+
+test('docker run argv: on the stdin path the input dir is a tmpfs of the container user; a mount source with a comma is quoted', () => {
+  const argv = buildAttachedRunArgs({ ...SPEC, limits: { ...LIMITS, user: '2000:3000' }, input: { kind: 'tmpfs', sizeMb: 138 } });
+  assert.deepEqual(argv.slice(argv.indexOf('/sandbox-in:rw,nosuid,nodev,noexec,size=138m,uid=2000,gid=3000,mode=0700') - 1).slice(0, 2), [
+    '--tmpfs',
+    '/sandbox-in:rw,nosuid,nodev,noexec,size=138m,uid=2000,gid=3000,mode=0700',
+  ]);
+  assert.equal(argv.includes('--mount'), false);
+  const quoted = buildAttachedRunArgs({ ...SPEC, input: { kind: 'mount', hostDir: '/tmp/a,b"c' } });
+  assert.equal(quoted[quoted.indexOf('--mount') + 1], 'type=bind,"source=/tmp/a,b""c",target=/sandbox-in,readonly');
+  assert.equal(buildAttachedRunArgs({ ...SPEC, input: undefined }).includes('--mount'), false);
 });
 
 test('docker run argv: a runtime is passed on; a writable root is possible but opt-in', () => {

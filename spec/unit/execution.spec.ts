@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
 import { test } from 'node:test';
 import type { AttachedProcess } from '../../lib/docker/cli.js';
-import { runExecution, type ExecutionInput, type RawExecution } from '../../lib/runner/execution.js';
+import { LOADER_DEADLINE_GRACE_MS, runExecution, type ExecutionInput, type RawExecution } from '../../lib/runner/execution.js';
+import { EngineUnavailableError } from '../../lib/errors.js';
 import { GO_ACK, MARKER_PREFIX } from '../../lib/runner/loader.js';
 
 const NONCE = 'n0nce';
@@ -88,6 +89,20 @@ test('a loader that acknowledged, then died without a report, is a dead program,
   assert.equal(result.stdout, 'partial');
 });
 
+test("the go line carries the payload length and the loader's own deadlines (time limit or collect timeout, plus a grace); the payload follows it", async () => {
+  const scripted = scriptedLoader();
+  const written: Buffer[] = [];
+  scripted.loader.stdin.on('data', (chunk: Buffer) => written.push(chunk));
+  const payload = { chunks: [Buffer.from('{"header"}\n'), Buffer.from('code')], bytes: 15 };
+  const run = execute(scripted.loader, { timeoutMs: 1_234, payload });
+  scripted.stdout.write(`${GO_ACK}${MARKER}:0:0:0:1:2:0\n`);
+  scripted.stderr.write(`${MARKER}\n`);
+  await run;
+  const sent = Buffer.concat(written).toString();
+  assert.equal(sent, `${NONCE} /sandbox-in/main.py - 15 ${1_234 + LOADER_DEADLINE_GRACE_MS} ${30_000 + LOADER_DEADLINE_GRACE_MS}\n{"header"}\ncode`);
+  scripted.exit();
+});
+
 /** A kill that records it was asked, and ends the scripted loader the way a removed container does. */
 function killer(scripted: Scripted): { kill: () => Promise<void>; killed: () => boolean } {
   let killed = false;
@@ -111,6 +126,21 @@ test('running: the engine reports the container dead: the run ends "died", with 
   die();
   const result = await run;
   assert.deepEqual([result.reason, result.stdout, result.stderr, result.report], ['died', 'so far\n', 'warning\n', undefined]);
+});
+
+test('running: a die event that comes before the last output and markers (another connection; over ssh it often does) loses nothing', async () => {
+  const scripted = scriptedLoader();
+  let die!: () => void;
+  const run = execute(scripted.loader, { died: new Promise<void>((resolve) => (die = resolve)) });
+  scripted.stdout.write(GO_ACK);
+  await new Promise((resolve) => setImmediate(resolve)); // the acknowledgement is read: running
+  die();
+  await new Promise((resolve) => setImmediate(resolve)); // the death is seen first
+  scripted.stdout.write(`6\n${MARKER}:0:0:0:1:2:0\n`);
+  scripted.stderr.write(`${MARKER}\n`);
+  scripted.exit(0);
+  const result = await run;
+  assert.deepEqual([result.reason, result.stdout, result.report?.exitCode], ['exit', '6\n', 0]);
 });
 
 test('awaiting the acknowledgement: a death ran nothing ("lost"), even when the engine says so before the CLI ends', async () => {
@@ -196,4 +226,50 @@ test('the engine lost the end of stdout: the verdict comes from the marker on st
   scripted.exit(3);
   const result = await run;
   assert.deepEqual([result.reason, result.report?.exitCode, result.stdout, result.stderr], ['exit', 3, 'out\n', 'err\n']);
+});
+
+test('a go line unacknowledged for a second makes the run ask the engine: no answer ends it as "unanswered" with the engine\'s failure', async (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout'] });
+  const down = new EngineUnavailableError('The Docker engine at unix:///x.sock did not answer within 5000 ms; is it hung?', {
+    command: 'docker version',
+    stderr: '',
+  });
+  let asked = 0;
+  let killed = 0;
+  const scripted = scriptedLoader();
+  const run = execute(scripted.loader, {
+    askEngine: () => (asked++, Promise.resolve(down)),
+    kill: () => (killed++, Promise.resolve()),
+  });
+  t.mock.timers.tick(999);
+  assert.equal(asked, 0);
+  t.mock.timers.tick(1);
+  const raw = await run;
+  assert.equal(asked, 1);
+  assert.equal(killed, 1);
+  assert.equal(raw.reason, 'unanswered');
+  assert.equal(raw.engineDown, down);
+});
+
+test('an engine that answers leaves a late acknowledgement alone; an acknowledgement in time asks nothing', async (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout'] });
+  let asked = 0;
+  const slow = scriptedLoader();
+  const slowRun = execute(slow.loader, { askEngine: () => (asked++, Promise.resolve(undefined)) });
+  t.mock.timers.tick(1_000);
+  await Promise.resolve();
+  slow.stdout.write(`${GO_ACK}late\n${MARKER}:0:0:0:1:2:0\n`);
+  slow.stderr.write(`${MARKER}:0:0:0:1:2:0\n`);
+  const slowRaw = await slowRun;
+  assert.equal(asked, 1);
+  assert.equal(slowRaw.reason, 'exit');
+  assert.equal(slowRaw.stdout, 'late\n');
+
+  const quick = scriptedLoader();
+  const quickRun = execute(quick.loader, { askEngine: () => (asked++, Promise.resolve(undefined)) });
+  quick.stdout.write(`${GO_ACK}ok\n${MARKER}:0:0:0:1:2:0\n`);
+  quick.stderr.write(`${MARKER}:0:0:0:1:2:0\n`);
+  await quickRun;
+  t.mock.timers.tick(5_000);
+  assert.equal(asked, 1, 'no question once acknowledged');
 });

@@ -111,3 +111,9 @@ test('the engine is asked only when the verdict depends on it; death events are 
   assert.equal(awaitsDeathEvents(observed({ reason: 'lost' })), false);
   assert.equal(awaitsDeathEvents(observed({ reason: 'timeout' })), false);
 });
+
+test('a go line the loader never acknowledged while the engine did not answer is the engine failing, decided without asking again', () => {
+  assert.equal(needsEngineCheck(observed({ reason: 'unanswered' })), false);
+  assert.equal(awaitsDeathEvents(observed({ reason: 'unanswered' })), false);
+  assert.deepEqual(decideVerdict(observed({ reason: 'unanswered', engineDown: down })), { outcome: 'engine-down', error: down });
+});
