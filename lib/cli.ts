@@ -3,7 +3,8 @@
  * The `docker-python-sandbox` command: run one Python file in a fresh sandbox container.
  * The program's output goes to this process's stdout and stderr and its exit code becomes ours
  * (124 on timeout, 125 when the sandbox itself failed, 2 for a usage error or a bad option).
- * `cleanup` removes the containers and temp dirs that killed processes left behind.
+ * `cleanup` removes the containers and temp dirs that killed processes left behind; `image load`
+ * copies the sandbox image onto another engine.
  * The CLI owns its process, so it answers SIGINT and SIGTERM (the library never installs handlers).
  */
 import { readFileSync } from 'node:fs';
@@ -11,18 +12,22 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { constants } from 'node:os';
 import { dirname, resolve, sep } from 'node:path';
 import { parseArgs } from 'node:util';
+import { ImageTransfer } from './docker/image-transfer.js';
 import { LABEL } from './docker/labels.js';
-import { RunParamsError, SandboxError, SandboxOptionsError } from './errors.js';
+import { ImageNotFoundError, RunParamsError, SandboxError, SandboxOptionsError } from './errors.js';
+import { DEFAULT_IMAGE } from './options.js';
 import { removeOrphans } from './runner/orphan-reaper.js';
 import { Sandbox } from './sandbox.js';
 import type { RunResult } from './result.js';
+import { formatBytes as formatSize, TransferProgress } from './transfer-progress.js';
 
 export const EXIT_TIMEOUT = 124;
 export const EXIT_SANDBOX_FAILED = 125;
 export const EXIT_USAGE = 2;
 
 const USAGE = `Usage: docker-python-sandbox run <file.py | -> [options]
-       docker-python-sandbox cleanup [--all] [--docker-host <address>]
+       docker-python-sandbox cleanup [--all] [--docker-host <address> | --context <name>]
+       docker-python-sandbox image load (--docker-host <address> | --context <name>) [--image <name>]
        docker-python-sandbox --version
 
 run: runs a Python 3 program in a fresh, locked-down Docker container (no network).
@@ -34,6 +39,11 @@ cleanup: removes the sandbox containers whose owner process is gone (killed befo
 clean up) and their temp dirs on this host; containers of live processes are left alone.
 With --all, it says how many containers carry the label docker-python-sandbox, then removes
 every one of them, live sandboxes' included. Exits 0, or 125 when no engine answers.
+
+image load: copies the sandbox image from this machine's engine (the one docker uses here by
+default) to the engine named by --docker-host or --context (docker save | docker load, progress
+on stderr); nothing is sent when that engine already has the same image id. Exits 0, or 125 when
+the image is not here (run \`npm run setup\` first) or an engine fails.
 
 Options:
   --timeout <ms>    wall-clock limit (default 10000)
@@ -51,7 +61,10 @@ Options:
   --json            print the whole result as JSON instead of the program's output
                     (collected files as base64 under "files")
   --docker-host <address>
-                    the engine to use (default: DOCKER_HOST, else the default socket)
+                    the engine to use, e.g. ssh://user@host or tcp://host:2376
+                    (default: DOCKER_HOST, else the default socket)
+  --context <name>  the Docker context to reach the engine through (docker context ls);
+                    not with --docker-host (default: DOCKER_CONTEXT, else the current one)
   --all             cleanup only: remove every container of the library, not just orphans
   --version         print the version of docker-python-sandbox
   -h, --help        show this help
@@ -66,6 +79,8 @@ class UsageError extends Error {}
 let interruptedBy: NodeJS.Signals | undefined;
 /** The Sandbox a signal must clean up: set once it may have started containers. */
 let activeSandbox: Sandbox | undefined;
+/** The image transfer a signal must close (its ssh connections), while `image load` runs. */
+let activeTransfer: ImageTransfer | undefined;
 
 /** The shell's convention for a process ended by a signal: 128 + its number (SIGINT 130, SIGTERM 143). */
 function exitCodeOfSignal(signal: NodeJS.Signals): number {
@@ -81,7 +96,12 @@ function onSignal(signal: NodeJS.Signals): void {
   if (interruptedBy !== undefined) process.exit(exitCodeOfSignal(interruptedBy));
   interruptedBy = signal;
   const code = exitCodeOfSignal(signal);
-  if (activeSandbox === undefined) process.exit(code);
+  // A load cut short loads nothing (docker load gets a truncated stream): only its connections are left to close.
+  if (activeTransfer !== undefined) void activeTransfer.close().finally(() => process.exit(code));
+  if (activeSandbox === undefined) {
+    if (activeTransfer === undefined) process.exit(code);
+    return;
+  }
   activeSandbox
     .cleanup()
     .catch((error: unknown) =>
@@ -96,12 +116,23 @@ function version(): string {
   return manifest.version;
 }
 
+/** The options each command takes (--help and --version go anywhere). */
+const OPTIONS_OF: Record<'run' | 'cleanup' | 'image load', readonly string[]> = {
+  run: ['timeout', 'memory', 'image', 'runtime', 'stdin', 'arg', 'env', 'file', 'collect', 'out', 'json', 'docker-host', 'context'],
+  cleanup: ['all', 'docker-host', 'context'],
+  'image load': ['docker-host', 'context', 'image'],
+};
+
+/** Where a command's docker calls go: `dockerHost` or `context` (never both), or the environment's engine. */
+type EngineChoice = { dockerHost?: string; context?: string };
+
 async function main(argv: readonly string[]): Promise<number> {
   let parsed;
   try {
     parsed = parseArgs({
       args: [...argv],
       allowPositionals: true,
+      tokens: true,
       options: {
         timeout: { type: 'string' },
         memory: { type: 'string' },
@@ -115,6 +146,7 @@ async function main(argv: readonly string[]): Promise<number> {
         out: { type: 'string' },
         json: { type: 'boolean', default: false },
         'docker-host': { type: 'string' },
+        context: { type: 'string' },
         all: { type: 'boolean', default: false },
         version: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
@@ -123,7 +155,7 @@ async function main(argv: readonly string[]): Promise<number> {
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
-  const { values, positionals } = parsed;
+  const { values, positionals, tokens } = parsed;
   if (values.help) {
     process.stdout.write(USAGE);
     return 0;
@@ -133,14 +165,30 @@ async function main(argv: readonly string[]): Promise<number> {
     return 0;
   }
   const [command, file, ...rest] = positionals;
-  const dockerHost = values['docker-host'];
+  const name = command === 'image' ? `image ${file ?? ''}`.trim() : command;
+  if (name === 'run' || name === 'cleanup' || name === 'image load') {
+    const given = new Set(tokens.flatMap((token) => (token.kind === 'option' ? [token.name] : [])));
+    for (const option of given) {
+      if (option === 'all' && name !== 'cleanup') throw new UsageError('--all is an option of "cleanup"');
+      if (!OPTIONS_OF[name].includes(option)) throw new UsageError(`--${option} is not an option of "${name}"`);
+    }
+  }
+  const engine = engineChoice(values['docker-host'], values.context);
   if (command === 'cleanup') {
     if (positionals.length > 1) throw new UsageError(`"cleanup" takes no arguments, got "${positionals.slice(1).join(' ')}"`);
-    return cleanup(values.all, dockerHost);
+    return cleanup(values.all, engine);
   }
-  if (values.all) throw new UsageError('--all is an option of "cleanup"');
+  if (command === 'image') {
+    if (file !== 'load' || rest.length > 0) throw new UsageError(`expected "image load", got "${positionals.join(' ')}"`);
+    if (engine.dockerHost === undefined && engine.context === undefined) {
+      throw new UsageError('"image load" needs the engine to load the image onto: --docker-host <address> or --context <name>');
+    }
+    return loadImage(values.image ?? DEFAULT_IMAGE, engine);
+  }
   if (command !== 'run' || file === undefined || rest.length > 0) {
-    throw new UsageError(command === undefined ? 'missing command' : `expected "run <file.py | ->" or "cleanup [--all]", got "${positionals.join(' ')}"`);
+    throw new UsageError(
+      command === undefined ? 'missing command' : `expected "run <file.py | ->", "cleanup [--all]" or "image load", got "${positionals.join(' ')}"`,
+    );
   }
 
   // Usage errors that need no input are refused first: `run -` must not wait for stdin to refuse them.
@@ -157,7 +205,7 @@ async function main(argv: readonly string[]): Promise<number> {
     ...(values.memory !== undefined && { memoryLimitMb: toNumber('--memory', values.memory) }),
     ...(values.image !== undefined && { image: values.image }),
     ...(values.runtime !== undefined && { runtime: values.runtime }),
-    ...(dockerHost !== undefined && { dockerHost }),
+    ...engine,
   });
 
   const code = file === '-' ? await readStdin() : await readCode(file);
@@ -203,10 +251,10 @@ class StreamedOutput {
 }
 
 /** `cleanup [--all]`: removes orphans (or every labelled container) and says how many went. */
-async function cleanup(all: boolean, dockerHost: string | undefined): Promise<number> {
+async function cleanup(all: boolean, engine: EngineChoice): Promise<number> {
   const removed = await removeOrphans({
     all,
-    ...(dockerHost !== undefined && dockerHost !== '' && { dockerHost }),
+    ...engine,
     beforeRemoving: ({ labelled }) => {
       if (all) process.stdout.write(`found ${count(labelled, 'container')} with the label ${LABEL}; removing them all\n`);
     },
@@ -214,6 +262,64 @@ async function cleanup(all: boolean, dockerHost: string | undefined): Promise<nu
   const what = all ? count(removed.containers, 'container') : count(removed.containers, 'orphaned container');
   process.stdout.write(`removed ${what} and ${count(removed.tempDirs, 'temp dir')}\n`);
   return 0;
+}
+
+/**
+ * `image load`: copies the image from this machine's engine to the chosen one, unless that one
+ * already has the same image id. Progress goes to stderr, the outcome to stdout.
+ */
+async function loadImage(image: string, engine: EngineChoice): Promise<number> {
+  const target = engine.context !== undefined ? `context "${engine.context}"` : (engine.dockerHost ?? '');
+  // The source is the environment's engine; the target gets DOCKER_HOST or a context of its own.
+  const transfer = new ImageTransfer(
+    image,
+    { binary: 'docker', host: undefined },
+    { binary: 'docker', host: engine.dockerHost, ...(engine.context !== undefined && { context: engine.context }) },
+  );
+  activeTransfer = transfer;
+  try {
+    await transfer.open();
+    return await sendImage(transfer, target);
+  } finally {
+    await transfer.close();
+  }
+}
+
+async function sendImage(transfer: ImageTransfer, target: string): Promise<number> {
+  const image = transfer.image;
+  let plan;
+  try {
+    plan = await transfer.plan();
+  } catch (error) {
+    if (!(error instanceof ImageNotFoundError)) throw error;
+    const how = image === DEFAULT_IMAGE ? 'build it with `npm run setup`' : `build or pull it (e.g. \`docker pull ${image}\`)`;
+    process.stderr.write(`docker-python-sandbox: the image ${image} is not on this machine's engine, so there is nothing to load: ${how}, then try again\n`);
+    return EXIT_SANDBOX_FAILED;
+  }
+  const id = plan.id.replace(/^sha256:/, '').slice(0, 12);
+  if (plan.alreadyThere) {
+    process.stdout.write(`${image} is already on ${target} (same image id ${id}); nothing sent\n`);
+    return 0;
+  }
+  process.stderr.write(`sending ${image} (${id}, about ${formatSize(plan.size)}) to ${target}\n`);
+  const progress = new TransferProgress(process.stderr, plan.size);
+  let bytes: number;
+  try {
+    bytes = await transfer.send(plan, (sent) => progress.update(sent));
+  } catch (error) {
+    progress.abandon();
+    throw error;
+  }
+  process.stdout.write(`loaded ${image} (${id}) onto ${target}: ${progress.finish(bytes)}\n`);
+  return 0;
+}
+
+/** `--docker-host` or `--context`, each only when given with a value; both is a usage error. */
+function engineChoice(dockerHost: string | undefined, context: string | undefined): EngineChoice {
+  if (dockerHost === '') throw new UsageError('--docker-host expects an engine address, e.g. ssh://user@host, got ""');
+  if (context === '') throw new UsageError('--context expects a Docker context name (docker context ls), got ""');
+  if (dockerHost !== undefined && context !== undefined) throw new UsageError('--docker-host and --context both name the engine: give one of them');
+  return { ...(dockerHost !== undefined && { dockerHost }), ...(context !== undefined && { context }) };
 }
 
 function count(n: number, noun: string): string {
