@@ -28,9 +28,12 @@ import { parseBenchArgs } from './bench/args.js';
 import { IMAGE, LIMIT_ARGS, RUN_ID, sweepBaselineContainers } from './bench/baselines.js';
 import { closeAllSandboxes, leakedContainers } from './bench/library.js';
 import { log } from './bench/log.js';
+import { measureInputTransfer } from './bench/phases/input-transfer.js';
 import { measureLatency } from './bench/phases/latency.js';
 import { measurePoolReady } from './bench/phases/pool-ready.js';
 import { measureRss } from './bench/phases/rss.js';
+import { measureSsh } from './bench/phases/ssh.js';
+import { measureEngines } from './bench/phases/engines.js';
 import { measureThroughput } from './bench/phases/throughput.js';
 import { computeRatios, evaluateTargets, type BenchReport } from './bench/report.js';
 import { renderSvg } from './bench/svg.js';
@@ -56,6 +59,9 @@ async function main(): Promise<void> {
   const throughput = await phase('2+4 throughput and CPU per run', () => measureThroughput(config));
   const poolReady = await phase('3 pool ready', () => measurePoolReady(config));
   const rss = await phase('5 RSS', () => measureRss(config));
+  const inputTransfer = await phase('7 input transfer', () => measureInputTransfer(config));
+  const ssh = await phase('8 ssh', () => measureSsh(config));
+  const engines = await phase('9 two engines', () => measureEngines(config));
 
   const measured = {
     timestamp,
@@ -69,6 +75,9 @@ async function main(): Promise<void> {
     throughput,
     poolReady,
     rss,
+    inputTransfer,
+    ssh,
+    engines,
     ratios: computeRatios(latencyMs, throughput),
     phaseSeconds,
   };

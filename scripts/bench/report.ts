@@ -4,9 +4,12 @@
  */
 import { ratio } from '../shared/stats.js';
 import { CPU_CONCURRENCY, type BenchConfig } from './config.js';
+import { inputTransferTarget, type InputTransferResult } from './phases/input-transfer.js';
 import type { LatencyKey, LatencyResults } from './phases/latency.js';
 import type { PoolReadyResult } from './phases/pool-ready.js';
 import type { RssResult } from './phases/rss.js';
+import { sshTargets, type SshResult } from './phases/ssh.js';
+import type { EnginesResult } from './phases/engines.js';
 import type { ThroughputLevel } from './phases/throughput.js';
 
 export interface Ratios {
@@ -38,6 +41,9 @@ export interface BenchReport {
   throughput: ThroughputLevel[];
   poolReady: PoolReadyResult[];
   rss: RssResult;
+  inputTransfer?: InputTransferResult;
+  ssh?: SshResult | undefined;
+  engines?: EnginesResult | undefined;
   ratios: Ratios;
   targets: Target[];
   phaseSeconds: Record<string, number>;
@@ -87,5 +93,7 @@ export function evaluateTargets(report: Omit<BenchReport, 'targets' | 'durationS
       (v) => `${v.toFixed(1)} MB`,
     ),
     checkTarget('runsc p50 <= 2x runc p50', ratios.latencyP50RunscOverRunc, (v) => v <= 2, times),
+    inputTransferTarget(report.inputTransfer),
+    ...sshTargets(report.ssh),
   ];
 }

@@ -4,6 +4,9 @@
 import { ratio } from '../shared/stats.js';
 import { CPU_CONCURRENCY } from './config.js';
 import type { LatencyKey } from './phases/latency.js';
+import { inputTransferSection } from './phases/input-transfer.js';
+import { sshSection } from './phases/ssh.js';
+import { enginesSection } from './phases/engines.js';
 import { SUBJECT_NAMES, type BenchReport } from './report.js';
 
 /** A plain text table: the first column left-aligned, the others right-aligned. */
@@ -107,6 +110,9 @@ export function renderText(report: BenchReport): string {
     ...poolReadySection(report),
     ...cpuSection(report),
     ...rssSection(report),
+    ...inputTransferSection(report.inputTransfer),
+    ...sshSection(report.ssh),
+    ...enginesSection(report.engines),
     '',
     'Targets (reported, not enforced)',
     ...report.targets.map((target) => `  [${target.status}] ${target.name.padEnd(38)} ${target.measured}`),
