@@ -16,16 +16,17 @@ interface TwoEngines {
 }
 
 async function twoEngines(t: TestContext, options: SandboxOptions = {}, poolSize = 2): Promise<TwoEngines> {
+  // t.after hooks run in the order they were registered: this one, first, while both engines are up.
+  let sandbox: Sandbox | undefined;
+  t.after(() => sandbox?.cleanup());
   const [a, b] = await Promise.all([startPrivateEngine(t), startPrivateEngine(t)]);
-  const sandbox = new Sandbox({
+  sandbox = new Sandbox({
     ...options,
     engines: [
       { name: 'a', dockerHost: a.host, poolSize },
       { name: 'b', dockerHost: b.host, poolSize },
     ],
   });
-  // Registered on the engine whose teardown runs last, so that both still answer.
-  a.onTeardown(() => sandbox.cleanup());
   await sandbox.initialize();
   return { a, b, sandbox };
 }
