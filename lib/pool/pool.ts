@@ -231,6 +231,21 @@ export class Pool<T> {
   }
 
   /**
+   * A ready resource that went bad by itself (its container ended while it waited): it is
+   * destroyed and replaced now, not when a run would have found it. Leased or unknown: nothing.
+   */
+  discard(item: T): void {
+    for (const group of this.#groups) {
+      const index = group.ready.indexOf(item);
+      if (index < 0) continue;
+      group.ready.splice(index, 1);
+      this.#scheduleDestroy(group, item);
+      this.#pump();
+      return;
+    }
+  }
+
+  /**
    * The group's engine stopped answering: no run goes there, its ready resources are destroyed,
    * and it gets new ones (each creation told it is recovering) once its retries succeed.
    */

@@ -168,6 +168,12 @@ export class ContainerFleet implements PoolResourceFactory<WarmContainer> {
     this.#suspect = false;
   }
 
+  /**
+   * Told when a container's CLI process ends, whatever the reason: after its run, or while it
+   * waited ready (its idle limit passed, or it was removed from outside), so the pool replaces it.
+   */
+  onGone: ((container: WarmContainer) => void) | undefined;
+
   /** A run on this engine found it not answering. */
   noteUnavailable(): void {
     this.#suspect = true;
@@ -205,6 +211,7 @@ export class ContainerFleet implements PoolResourceFactory<WarmContainer> {
         WarmContainer.start(this.#engine, name, { ...settings, transfer }),
       );
       this.#events.watch(container);
+      void container.gone.then(() => this.onGone?.(container));
       return container;
     } catch (error) {
       this.#live.delete(name);

@@ -317,6 +317,11 @@ class _DpsGone(Exception):
     # The run's owner is gone ('eof': stdin closed) or the run's deadline passed ('deadline').
     pass
 
+class _DpsIdleLimit:
+    # When an idle loader stops waiting for a go line (time.monotonic() seconds).
+    def __init__(self, seconds):
+        self.at = time.monotonic() + seconds
+
 class _DpsDeadline:
     # When the loader gives up on the run (time.monotonic() seconds). The watcher reads `at`
     # again after each wait, so the main thread may move it (see _dps_extend).
@@ -462,10 +467,14 @@ def _dps_main(protocol, settings):
     gc.freeze()
     _dps_write_all(1, protocol['readyLine'].encode())
     source = _DpsInput(0)
+    # A warm container waits for its run at most idleSeconds, then ends (the engine removes it and
+    # the pool makes a fresh one): the bound on an idle container whose owner vanished without
+    # its stdin closing (a host that lost power, a connection that never breaks).
+    idle = settings.get('idleSeconds')
     try:
-        line = source.readline()
+        line = source.readline(None if not idle else _DpsIdleLimit(idle))
     except _DpsGone:
-        os._exit(0)  # stdin closed while idle: the owner is gone
+        os._exit(0)  # stdin closed, or idle too long: the owner is gone, or will make another
     # The first bytes on stdout after the go line: the host then knows the program may have
     # started. A container that dies before this never ran anything, and the run can go elsewhere.
     _dps_write_all(1, protocol['goAck'].encode())

@@ -63,9 +63,22 @@ export interface InputProbe {
   nonce: string;
 }
 
-/** The container's main process: the loader, its protocol, then its settings (mode, modules to preload, input probe). */
+/**
+ * How long a warm container waits for its run before it ends by itself (and the pool replaces it):
+ * 10 minutes, plus up to 20% so that a pool's containers do not all end together. It bounds how
+ * long an idle container outlives an owner that vanished without closing its connection.
+ */
+let warmIdleLimitMs = 10 * 60_000;
+
+/** For specs: a shorter idle limit for containers started from now on. */
+export function setWarmIdleLimit(ms: number): void {
+  warmIdleLimitMs = ms;
+}
+
+/** The container's main process: the loader, its protocol, then its settings (mode, modules to preload, input probe, idle limit). */
 export function loaderCommand(runtime: string | undefined, preload: readonly string[], probe?: InputProbe): string[] {
-  const settings = { mode: loaderMode(runtime), preload, probe: probe ?? null };
+  const idleSeconds = (warmIdleLimitMs * (1 + Math.random() * 0.2)) / 1000;
+  const settings = { mode: loaderMode(runtime), preload, probe: probe ?? null, idleSeconds };
   return ['python3', '-c', LOADER_SOURCE, PROTOCOL_JSON, JSON.stringify(settings)];
 }
 

@@ -82,7 +82,11 @@ export class SandboxRunner {
       return false;
     }
     this.#pool = pool;
-    for (const fleet of fleets) fleet.enableNamespaceReuse();
+    for (const fleet of fleets) {
+      fleet.enableNamespaceReuse();
+      // A ready container that ends by itself (idle limit, removed from outside) is replaced now.
+      fleet.onGone = (container) => pool.discard(container);
+    }
     return true;
   }
 

@@ -284,6 +284,11 @@ export class WarmContainer {
     return this.#killed;
   }
 
+  /** Settles once the container's CLI process has exited: the container is gone (or going). */
+  get gone(): Promise<void> {
+    return this.#loader.exited.then(() => undefined);
+  }
+
   /** Resolves once the container's CLI process has exited (the container is then gone), or after ms. */
   exited(ms: number): Promise<boolean> {
     return settlesWithin(this.#loader.exited, ms);

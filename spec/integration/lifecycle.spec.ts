@@ -13,6 +13,7 @@ import DefaultSandbox, {
   type RunResult,
 } from '../../lib/index.js';
 import { labelledContainers, quietStats, runnerContainers, sandboxTempDirs, startSandbox } from '../helpers/engine.js';
+import { setWarmIdleLimit } from '../../lib/runner/loader.js';
 
 test('the callback forms work as in the original library', async (t) => {
   assert.equal(DefaultSandbox, Sandbox);
@@ -165,4 +166,22 @@ test('many queued runs raise no process warning (no listener pile-up) and all co
     warnings.map((warning) => warning.message),
     [],
   );
+});
+
+test('a warm container that waits past its idle limit ends by itself and the pool replaces it at once, without a run', async (t) => {
+  setWarmIdleLimit(2_000); // for containers started from now on (10 minutes by default)
+  t.after(() => setWarmIdleLimit(10 * 60_000));
+  const sandbox = await startSandbox(t, { poolSize: 2 });
+  const first = await runnerContainers(sandbox.id);
+  assert.equal(first.length, 2);
+  const deadline = performance.now() + 30_000;
+  let now = first;
+  while (now.some((name) => first.includes(name)) || sandbox.stats().ready !== 2) {
+    assert.ok(performance.now() < deadline, `the idle containers were not replaced within 30 s: ${now.join(', ')}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    now = await runnerContainers(sandbox.id);
+  }
+  const result = await sandbox.run('print("fresh")');
+  assert.equal(result.stdout, 'fresh\n');
+  assert.ok(result.timings.queuedMs < 1_000, `the run waited ${result.timings.queuedMs} ms for a container`);
 });

@@ -262,14 +262,14 @@ def current_umask():
 
 class LoaderProcess:
     # The loader as the container's main process: protocol and settings as argv, stdin a pipe.
-    def __init__(self, test, mode, probe=None):
+    def __init__(self, test, mode, probe=None, idle_seconds=None):
         self.dir = tempfile.TemporaryDirectory()
         test.addCleanup(self.dir.cleanup)
         self.input_dir = os.path.join(self.dir.name, 'sandbox-in')
         self.work_dir = os.path.join(self.dir.name, 'sandbox')
         os.mkdir(self.input_dir)
         os.mkdir(self.work_dir)
-        settings = {'mode': mode, 'preload': [], 'probe': probe}
+        settings = {'mode': mode, 'preload': [], 'probe': probe, 'idleSeconds': idle_seconds}
         source = (ROOT / 'lib/runner/loader.py').read_text()
         self.process = subprocess.Popen(
             [sys.executable, '-c', source, json.dumps(PROTOCOL), json.dumps(settings)],
@@ -408,6 +408,19 @@ class RunEnds(unittest.TestCase):
         loader_process = self.start('inline', code, run_ms=300)
         self.assertEqual(loader_process.ended_within(10), -signal.SIGALRM)
         self.assertLess(time.monotonic() - started, 8)
+
+    def test_an_idle_loader_ends_by_itself_after_its_idle_limit_and_not_before(self):
+        started = time.monotonic()
+        idle = LoaderProcess(self, 'fork', idle_seconds=0.5)
+        idle.read_until(PROTOCOL['readyLine'].encode())
+        self.assertEqual(idle.ended_within(10), 0)
+        self.assertGreaterEqual(time.monotonic() - started, 0.5)
+        # A go line within the limit is a run like any other, however long it lasts.
+        busy = LoaderProcess(self, 'fork', idle_seconds=0.5)
+        busy.read_until(PROTOCOL['readyLine'].encode())
+        busy.go('import time\ntime.sleep(1)\nprint("done")\n')
+        busy.read_until(b'done\n')
+        self.assertEqual(busy.ended_within(10), 0)
 
     def test_a_probe_the_container_cannot_see_stops_the_loader_before_it_is_ready(self):
         missing = LoaderProcess(self, 'fork', probe={'path': '/nonexistent/dps-probe', 'nonce': 'abc'})

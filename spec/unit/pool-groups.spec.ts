@@ -144,3 +144,26 @@ test('whenQuiet() does not wait for a group that is down while another is up', a
   a.failWith = undefined;
   await pool.close();
 });
+
+test('discard(): a ready resource that went bad is destroyed and replaced at once; a leased one is left to its run', async () => {
+  const factory = new FakeFactory();
+  const pool = new Pool(factory, { size: 2 });
+  await pool.start();
+  const leased = await pool.acquire();
+  pool.discard(leased);
+  await settleTasks();
+  assert.equal(factory.destroyed.length, 0, 'a leased resource is not discarded');
+  const [other] = await Promise.all([pool.acquire()]);
+  pool.release(other); // back to 2 created + 1 replacement
+  await settleTasks();
+  const created = factory.created;
+  const ready = await pool.acquire();
+  pool.putBack(ready);
+  pool.discard(ready);
+  await settleTasks();
+  assert.ok(factory.destroyed.includes(ready.id), 'the discarded resource is destroyed');
+  assert.equal(factory.created, created + 1, 'and replaced');
+  assert.equal(pool.stats().ready, 1);
+  pool.release(leased);
+  await pool.close();
+});
