@@ -12,7 +12,7 @@ import { execa, type ResultPromise } from 'execa';
 import type { Readable, Writable } from 'node:stream';
 import { debug, debugEnabled, swallowed } from '../debug.js';
 import { DockerCliError, EngineUnavailableError } from '../errors.js';
-import { parseEngineAddress } from './engine-address.js';
+import { parseEngineAddress } from '../engine-address.js';
 import {
   CONTEXT_INSPECT_FORMAT,
   CONTEXT_NOT_FOUND,

@@ -24,7 +24,7 @@ import { dir as makeTempDir } from 'tmp-promise';
 import { debug, swallowed } from '../debug.js';
 import { EngineUnavailableError } from '../errors.js';
 import { ownerTempDirTemplate } from '../owner.js';
-import type { SshAddress } from './engine-address.js';
+import type { SshAddress } from '../engine-address.js';
 import { formatCommand } from './format-command.js';
 
 /** The local end's file name in the tunnel's temp dir; lib/runner/orphaned-tunnels.ts looks for it. */

@@ -1,7 +1,7 @@
 /** The options of `removeOrphans(options?)`: documented type, schema, parser. */
 import { z } from 'zod';
 import { SandboxOptionsError } from '../errors.js';
-import { nonEmptyString, toIssues, type DifferingKeys, type NoDifference } from './schema-helpers.js';
+import { engineAddress, nonEmptyString, toIssues, type DifferingKeys, type NoDifference } from './schema-helpers.js';
 
 /** Options of `removeOrphans(options?)`. A bad or unknown option rejects with `SandboxOptionsError`. */
 export type RemoveOrphansOptions = {
@@ -47,7 +47,7 @@ const removeOrphansShape = z
   .object({
     all: z.boolean({ error: 'must be true or false' }).optional(),
     dockerPath: nonEmptyString('the path or name of the docker binary').default('docker'),
-    dockerHost: nonEmptyString('an engine address such as "unix:///var/run/docker.sock"').optional(),
+    dockerHost: engineAddress().optional(),
     // The same rule as the Sandbox's `context` option.
     context: z
       .string({ error: `must be ${CONTEXT_RULE}` })

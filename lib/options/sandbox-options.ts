@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { SandboxOptionsError } from '../errors.js';
-import { DAY_MS, MODULE_NAME, nonEmptyString, toIssues, wholeNumber, type DifferingKeys, type NoDifference } from './schema-helpers.js';
+import { DAY_MS, engineAddress, MODULE_NAME, nonEmptyString, toIssues, wholeNumber, type DifferingKeys, type NoDifference } from './schema-helpers.js';
 
 export const DEFAULT_IMAGE = 'docker-python-sandbox:latest';
 
@@ -299,7 +299,6 @@ export type ResolvedEngineOptions = {
 };
 
 const ENGINE_NAME = /^[A-Za-z0-9][\w.-]{0,62}$/;
-const DOCKER_HOST_RULE = 'an engine address such as "unix:///var/run/docker.sock", "ssh://user@host" or "tcp://host:2376"';
 const CONTEXT_RULE = 'a Docker context name (see `docker context ls`)';
 const CONTEXT_NAME = /^[A-Za-z0-9][\w.+-]*$/;
 
@@ -309,7 +308,7 @@ const engineShape = z
       name: z
         .string({ error: 'must be a name of letters, digits, ".", "_" or "-", e.g. "local" or "gpu-host-2"' })
         .regex(ENGINE_NAME, { error: 'must be a name of letters, digits, ".", "_" or "-", e.g. "local" or "gpu-host-2"' }),
-      dockerHost: nonEmptyString(DOCKER_HOST_RULE).optional(),
+      dockerHost: engineAddress().optional(),
       context: z
         .string({ error: `must be ${CONTEXT_RULE}` })
         .regex(CONTEXT_NAME, { error: `must be ${CONTEXT_RULE}` })
@@ -331,7 +330,7 @@ const sandboxOptionsShape = z
     memoryLimitMb: wholeNumber(16, 1024 * 1024, ' (MiB; Python itself needs about 10)').optional(),
     image: nonEmptyString('an image name, e.g. "docker-python-sandbox:latest"').default(DEFAULT_IMAGE),
     dockerPath: nonEmptyString('the path or name of the docker binary').default('docker'),
-    dockerHost: nonEmptyString(DOCKER_HOST_RULE).optional(),
+    dockerHost: engineAddress().optional(),
     context: z
       .string({ error: `must be ${CONTEXT_RULE}` })
       .regex(CONTEXT_NAME, { error: `must be ${CONTEXT_RULE}` })

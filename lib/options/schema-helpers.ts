@@ -5,6 +5,7 @@
  */
 import { inspect } from 'node:util';
 import { z } from 'zod';
+import { parseEngineAddress } from '../engine-address.js';
 import type { ValidationIssue } from '../errors.js';
 
 export const DAY_MS = 24 * 60 * 60 * 1000;
@@ -73,7 +74,23 @@ function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
   return path.reduce<unknown>((value, key) => (value !== null && typeof value === 'object' ? (value as Record<PropertyKey, unknown>)[key] : undefined), input);
 }
 
+/** A password in a URL's user part (`ssh://me:secret@box`) is never printed back. */
+const URL_PASSWORD = /(?<=^[a-z][a-z0-9+.-]*:\/\/[^/@:]*:)[^/@]*(?=@)/i;
+
 function show(value: unknown): string {
+  if (typeof value === 'string') value = value.replace(URL_PASSWORD, '***');
   // One line, and short: a long array is cut rather than printed in full on many lines.
   return inspect(value, { depth: 0, breakLength: Infinity, compact: true, maxStringLength: 40, maxArrayLength: 10 });
+}
+
+/** An engine address the library can use (unix://, tcp://, ssh://, npipe://): a bad one names what is wrong. */
+export function engineAddress(): z.ZodString {
+  const rule = 'must be an engine address such as "unix:///var/run/docker.sock", "ssh://user@host" or "tcp://host:2376"';
+  return z
+    .string({ error: rule })
+    .min(1, { error: rule })
+    .superRefine((value, context) => {
+      const parsed = parseEngineAddress(value);
+      if (parsed.kind === 'invalid') context.addIssue({ code: 'custom', message: `${rule}: ${parsed.reason}` });
+    });
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { DEFAULT_REMOTE_SOCKET, parseEngineAddress } from '../../lib/docker/engine-address.js';
+import { DEFAULT_REMOTE_SOCKET, parseEngineAddress } from '../../lib/engine-address.js';
 import { contextFromEnvironment, endpointOfContext, hostFromEnvironment, tlsFromEnvironment } from '../../lib/docker/engine-endpoint.js';
 import { isOrphanedTunnel } from '../../lib/runner/orphaned-tunnels.js';
 import type { OwnerProbe } from '../../lib/owner.js';

@@ -19,6 +19,8 @@ const badOptions: Array<[string, unknown, RegExp]> = [
   ['memoryLimitMb', 4, /memoryLimitMb: must be a whole number from 16 to 1048576 \(MiB; Python itself needs about 10\) \(got 4\)/],
   ['image', '', /image: must be an image name/],
   ['dockerHost', 42, /dockerHost: must be an engine address/],
+  ['dockerHost', 'localhost:2375', /dockerHost: must be an engine address .*: "localhost:2375" has no scheme: use unix:\/\/, tcp:\/\/, ssh:\/\/ or npipe:\/\//],
+  ['dockerHost', 'ssh://me:secret@box', /dockerHost: must be an engine address .*must not hold a password/],
   ['poolsize', 3, /poolsize: is not a known option; known options are poolSize, timeoutMs, memoryLimitMb, image/],
   ['runtime', 'run sc', /runtime: must be a runtime name registered with the engine/],
   ['user', '0:0', /user: must be a non-root "uid" or "uid:gid"/],
@@ -308,6 +310,12 @@ const badEngineOptions: Array<[string, Record<string, unknown>, string, RegExp]>
     /engines\.0\.host: is not a known key here; known keys are name, dockerHost, context, poolSize/,
   ],
   ['no engines', { engines: [] }, 'engines', /at least one engine/],
+  [
+    'an engine with a bad address',
+    { engines: [{ name: 'a', dockerHost: 'http://box:2375' }] },
+    'engines.0.dockerHost',
+    /has the scheme http:\/\/; use unix:\/\//,
+  ],
   ['dockerHost with context', { dockerHost: 'unix:///x.sock', context: 'x' }, 'context', /not be given with dockerHost/],
   ['a bad inputTransfer', { inputTransfer: 'scp' }, 'inputTransfer', /must be "auto", "mount" or "stdin"/],
 ];
@@ -326,3 +334,15 @@ for (const [what, input, path, message] of badEngineOptions) {
     );
   });
 }
+
+test('a password in an engine address is refused and never printed back', () => {
+  assert.throws(
+    () => parseSandboxOptions({ dockerHost: 'ssh://me:s3cret@box' }),
+    (error: unknown) => {
+      assert.ok(error instanceof SandboxOptionsError);
+      assert.doesNotMatch(error.message, /s3cret/);
+      assert.match(error.message, /ssh:\/\/me:\*\*\*@box/);
+      return true;
+    },
+  );
+});
