@@ -6,7 +6,6 @@
  * current context is never changed).
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -20,28 +19,7 @@ import { DockerCliError } from '../../lib/errors.js';
 import { DEFAULT_IMAGE } from '../../lib/options.js';
 import { Sandbox } from '../../lib/index.js';
 import { startPrivateEngine, type PrivateEngine } from '../helpers/private-engine.js';
-
-const CLI = fileURLToPath(new URL('../../lib/cli.ts', import.meta.url));
-
-interface CliOutcome {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs the CLI to its end, with `input` on its stdin. */
-function cli(args: string[], options: { input?: string; env?: NodeJS.ProcessEnv } = {}): Promise<CliOutcome> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { env: options.env ?? process.env });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => (stdout += chunk));
-    child.stderr.on('data', (chunk) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(options.input ?? '');
-  });
-}
+import { cli } from '../helpers/cli-process.js';
 
 /**
  * A Docker context of the spec's own pointing at the engine, removed when the test ends. Made in

@@ -2,7 +2,7 @@
  * The command-line runner, as a user would call it: a real process against the real engine.
  */
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,15 +11,9 @@ import { promisify } from 'node:util';
 import { test, type TestContext } from 'node:test';
 import { OWNER_PID_LABEL, ROLE_LABEL } from '../../lib/docker/labels.js';
 import { watchedProcess, type WatchedProcess } from '../helpers/watched-process.js';
+import { CLI, cli, cliProcess } from '../helpers/cli-process.js';
 
-const CLI = fileURLToPath(new URL('../../lib/cli.ts', import.meta.url));
 const FIXTURE = fileURLToPath(new URL('../fixtures/exit_seven.py', import.meta.url));
-
-interface CliOutcome {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 /** Starts the CLI; its stdin stays open for the spec to write or end. Killed when the test ends, if still running. */
 function startCli(t: TestContext, args: string[], options: { env?: NodeJS.ProcessEnv } = {}): WatchedProcess {
@@ -39,24 +33,6 @@ async function containersOwnedBy(pid: number): Promise<string[]> {
     `{{.Names}} {{.Label "${ROLE_LABEL}"}}`,
   ]);
   return stdout.split('\n').filter((line) => line !== '');
-}
-
-/** Runs the CLI to its end, with `input` on its stdin; `pid` is the owner pid its containers are labelled with. */
-function cliProcess(args: string[], options: { input?: string; env?: NodeJS.ProcessEnv } = {}): Promise<{ outcome: CliOutcome; pid: number }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { env: options.env ?? process.env });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => (stdout += chunk));
-    child.stderr.on('data', (chunk) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ outcome: { code, stdout, stderr }, pid: child.pid! }));
-    child.stdin.end(options.input ?? '');
-  });
-}
-
-async function cli(args: string[], options: { input?: string; env?: NodeJS.ProcessEnv } = {}): Promise<CliOutcome> {
-  return (await cliProcess(args, options)).outcome;
 }
 
 test("run FILE: the program's output goes to our stdout and stderr, its exit code becomes ours", async () => {

@@ -18,8 +18,8 @@ import { limitsOf } from '../../lib/runner/container-fleet.js';
 import { EngineUnavailableError, removeOrphans, Sandbox, SandboxOptionsError, type SandboxOptions } from '../../lib/index.js';
 import { startPrivateEngine } from '../helpers/private-engine.js';
 import { watchedProcess } from '../helpers/watched-process.js';
+import { cli } from '../helpers/cli-process.js';
 
-const CLI = fileURLToPath(new URL('../../lib/cli.ts', import.meta.url));
 const OWNER = fileURLToPath(new URL('../fixtures/orphan-owner.ts', import.meta.url));
 
 /** The running orphaned creation commands (see lib/runner/orphaned-commands.ts) of one dead owner. */
@@ -160,24 +160,6 @@ async function liveSandbox(onEnd: OnEnd, options: SandboxOptions): Promise<Sandb
   return sandbox;
 }
 
-interface CliOutcome {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<CliOutcome> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => (stdout += chunk));
-    child.stderr.on('data', (chunk) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
 test("initialize() reaps the containers and temp dirs of a SIGKILLed owner, never a live Sandbox's", async (t) => {
   const onEnd = endHooks(t);
   const tmp = await privateTmp(onEnd);
@@ -282,7 +264,7 @@ test("`docker-python-sandbox cleanup` removes a SIGKILLed owner's containers and
   const dead = await killedOwner(onEnd, tmp, engine.host);
 
   const env = { ...process.env, DOCKER_HOST: engine.host, TMPDIR: tmp };
-  const outcome = await cli(['cleanup'], env);
+  const outcome = await cli(['cleanup'], { env });
   assert.equal(outcome.code, 0, outcome.stderr);
   assert.equal(outcome.stdout, `removed ${dead.containers.length} orphaned containers and 2 temp dirs\n`);
   assert.deepEqual(await docker.listContainers({ [SANDBOX_LABEL]: dead.sandbox }), []);
@@ -292,12 +274,12 @@ test("`docker-python-sandbox cleanup` removes a SIGKILLed owner's containers and
   assert.deepEqual(liveAfter.sort(), liveBefore, 'the live owner was left alone');
   assert.equal((await live.run('print(1)')).stdout, '1\n');
 
-  const again = await cli(['cleanup'], env);
+  const again = await cli(['cleanup'], { env });
   assert.deepEqual(again, { code: 0, stdout: 'removed 0 orphaned containers and 0 temp dirs\n', stderr: '' });
 });
 
 test('`cleanup` exits 125 when no engine answers, and --all is an option of cleanup only', async () => {
-  const down = await cli(['cleanup'], { ...process.env, DOCKER_HOST: 'unix:///nonexistent/docker.sock' });
+  const down = await cli(['cleanup'], { env: { ...process.env, DOCKER_HOST: 'unix:///nonexistent/docker.sock' } });
   assert.equal(down.code, 125);
   assert.match(down.stderr, /EngineUnavailableError \(ERR_ENGINE_UNAVAILABLE\): No Docker engine answers at unix:\/\/\/nonexistent\/docker\.sock/);
   const flag = await cli(['cleanup', '--docker-host', 'unix:///nonexistent/docker.sock']);
@@ -352,7 +334,7 @@ test('`cleanup --all` (on a private engine) says how many containers carry the l
   const labelled = await docker.listContainers({ [LABEL]: undefined });
   assert.deepEqual(labelled.sort(), [...liveContainers, ...dead.containers].sort(), "the engine holds the live Sandbox's and the dead owner's containers");
 
-  const outcome = await cli(['cleanup', '--all'], { ...process.env, DOCKER_HOST: engine.host, TMPDIR: tmp });
+  const outcome = await cli(['cleanup', '--all'], { env: { ...process.env, DOCKER_HOST: engine.host, TMPDIR: tmp } });
   assert.equal(outcome.code, 0, outcome.stderr);
   assert.equal(
     outcome.stdout,

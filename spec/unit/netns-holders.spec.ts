@@ -9,6 +9,8 @@ import { buildDetachedRunArgs } from '../../lib/docker/container-args.js';
 import type { DockerEngine } from '../../lib/docker/engine.js';
 import type { EventListener } from '../../lib/runner/container-events.js';
 import { DEFAULT_HOLDER_LIFETIME, NetnsHolders, pickLendable, setHolderLifetime, type HolderLifetime } from '../../lib/runner/netns-holders.js';
+import { limitsOf } from '../../lib/runner/container-fleet.js';
+import { parseSandboxOptions } from '../../lib/options.js';
 
 test('pickLendable lends the holder that ends soonest among those with the margin left, and names the rest as expiring', () => {
   const free = [
@@ -36,19 +38,8 @@ test('the default lifetime is ten minutes with one minute of margin; holders run
   assert.deepEqual(args.slice(-3), ['img', 'sleep', '600']);
 });
 
-const LIMITS = {
-  memoryLimitMb: 50,
-  cpus: 1,
-  pidsLimit: 64,
-  user: '1000:1000',
-  network: 'none',
-  runtime: undefined,
-  readOnlyRoot: true,
-  tmpSizeMb: 16,
-  workdirSizeMb: 16,
-  fileSizeLimitMb: 16,
-  openFilesLimit: 256,
-};
+/** A default Sandbox's container limits. */
+const LIMITS = limitsOf(parseSandboxOptions({}));
 
 /** An engine that records what it is asked to run and remove, and a watch that records listeners. */
 function fakes() {
