@@ -393,6 +393,16 @@ def _dps_write_fully(fd, data):
     while view:
         view = view[os.write(fd, view):]
 
+def _dps_start_watcher(fd, deadline, abandon):
+    # A watcher thread needs a free pid: a fork bomb may have taken them all by now. Without one
+    # the run still ends at its deadline (the alarm _DpsDeadline armed) and the host's time limit
+    # still applies; only the early end on stdin's EOF is lost. Returns whether it started.
+    try:
+        _thread.start_new_thread(_dps_watch, (fd, deadline, abandon))
+        return True
+    except RuntimeError:
+        return False
+
 def _dps_watch(fd, deadline, abandon):
     # The watcher thread: the run ends with its owner (stdin closes: EOF) or at its deadline.
     # Started with _thread, so the program's threading module never lists or joins it.
@@ -501,7 +511,7 @@ def _dps_main(protocol, settings):
         # (the host learns of it from the engine), so the program runs in this very process.
         # The watcher reads a copy of stdin: the program's fd 0 becomes its own stdin.
         import resource
-        _thread.start_new_thread(_dps_watch, (os.dup(0), deadline, _dps_abandon_run))
+        _dps_start_watcher(os.dup(0), deadline, _dps_abandon_run)
         before = _dps_cpu_ms(resource.getrusage(resource.RUSAGE_SELF))
         status = _dps_run_program(path, inputs, inband)
         usage = resource.getrusage(resource.RUSAGE_SELF)
@@ -518,7 +528,7 @@ def _dps_main(protocol, settings):
             pass
         os._exit(_dps_run_program(path, inputs, inband))
     # Only now a thread: forking a process that has threads is unsafe.
-    _thread.start_new_thread(_dps_watch, (0, deadline, lambda reason: _dps_abandon_run(reason, pid)))
+    _dps_start_watcher(0, deadline, lambda reason: _dps_abandon_run(reason, pid))
     while True:
         try:
             _, status, usage = os.wait4(pid, 0)

@@ -351,6 +351,19 @@ def dies_within(pid, seconds):
 SPIN = 'import os\nprint("pid", os.getpid(), flush=True)\nwhile True:\n    pass\n'
 
 
+class Watcher(unittest.TestCase):
+    def test_a_watcher_that_cannot_start_is_not_the_runs_failure(self):
+        # A fork bomb can take every pid before the loader starts its watcher thread.
+        def no_threads(function, args):
+            raise RuntimeError("can't start new thread")
+        original = loader._thread.start_new_thread
+        loader._thread.start_new_thread = no_threads
+        try:
+            self.assertFalse(loader._dps_start_watcher(0, None, None))
+        finally:
+            loader._thread.start_new_thread = original
+
+
 class RunEnds(unittest.TestCase):
     def start(self, mode, code, **go):
         loader_process = LoaderProcess(self, mode)
