@@ -23,6 +23,9 @@ import Sandbox, {
   removeOrphans,
   type Callback,
   type CommonJsExports,
+  type EngineOptions,
+  type EngineStats,
+  type InputTransfer,
   type OrphanReport,
   type RemoveOrphansOptions,
   type ResolvedSandboxOptions,
@@ -33,6 +36,7 @@ import Sandbox, {
   type RunUsage,
   type SandboxErrorCode,
   type SandboxOptions,
+  type SandboxStats,
   type SkippedFile,
   type ValidationIssue,
 } from '../../lib/index.js';
@@ -282,3 +286,26 @@ expectType<keyof RunResult>().toEqualTypeOf<
   | 'engine'
 >();
 expectType<RunResult['engine']>().toEqualTypeOf<string>();
+
+// ---------------------------------------------------------------------------------------------
+// Several engines: the options, the per-engine stats, the transfer modes.
+
+expectType<SandboxOptions['engines']>().toEqualTypeOf<EngineOptions[] | undefined>();
+expectType<EngineOptions>().toEqualTypeOf<{ name: string; dockerHost?: string; context?: string; poolSize?: number }>();
+expectType<ResolvedSandboxOptions['engines']>().toMatchTypeOf<Array<{ name: string; poolSize: number }>>();
+expectType<InputTransfer>().toEqualTypeOf<'auto' | 'mount' | 'stdin'>();
+expectType<SandboxStats['engines']>().toEqualTypeOf<EngineStats[]>();
+expectType<EngineStats['state']>().toEqualTypeOf<'up' | 'failing' | 'down'>();
+expectType<EngineStats['lastError']>().toEqualTypeOf<Error | null>();
+expectType<SandboxError['engine']>().toEqualTypeOf<string | undefined>();
+new Sandbox({
+  engines: [
+    { name: 'a', dockerHost: 'ssh://sandbox@a' },
+    { name: 'b', context: 'b', poolSize: 4 },
+  ],
+  inputTransfer: 'stdin',
+});
+// @ts-expect-error an engine needs a name
+new Sandbox({ engines: [{ dockerHost: 'ssh://sandbox@a' }] });
+// @ts-expect-error not a transfer mode
+new Sandbox({ inputTransfer: 'scp' });
