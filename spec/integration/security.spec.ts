@@ -129,7 +129,11 @@ for (const runtime of [undefined, 'runsc'] as const) {
         assert.equal(Buffer.byteLength(flood.stdout) + Buffer.byteLength(flood.stderr), sandbox.options.maxOutputBytes);
         const lines = flood.stdout.split('\n');
         const last = lines.pop()!;
-        assert.ok(lines.length > 0 && lines.every((line) => line === 'y'.repeat(4096)), 'whole lines up to the cut');
+        const bad = lines.findIndex((line) => line !== 'y'.repeat(4096));
+        assert.ok(
+          lines.length > 0 && bad < 0,
+          `whole lines up to the cut: line ${bad} of ${lines.length} is ${JSON.stringify(lines[bad]?.slice(0, 80))} (${lines[bad]?.length} chars); stderr ${JSON.stringify(flood.stderr.slice(0, 200))}`,
+        );
         assert.match(last, /^y*$/);
       }
       assert.ok(flood!.durationMs < timeoutMs);
