@@ -127,12 +127,15 @@ for (const runtime of [undefined, 'runsc'] as const) {
         assert.equal(flood.isError, true);
         assert.equal(flood.exitCode, null);
         assert.equal(Buffer.byteLength(flood.stdout) + Buffer.byteLength(flood.stderr), sandbox.options.maxOutputBytes);
+        // Nothing but the program's own bytes, cut at the cap. Not necessarily whole lines: an engine
+        // may drop bytes of a flood its reader does not keep up with (moby/moby#45689, seen once in
+        // a CI run under load: a line came back short), which no client of `docker run` can undo.
         const lines = flood.stdout.split('\n');
         const last = lines.pop()!;
-        const bad = lines.findIndex((line) => line !== 'y'.repeat(4096));
+        const bad = lines.findIndex((line) => !/^y+$/.test(line));
         assert.ok(
           lines.length > 0 && bad < 0,
-          `whole lines up to the cut: line ${bad} of ${lines.length} is ${JSON.stringify(lines[bad]?.slice(0, 80))} (${lines[bad]?.length} chars); stderr ${JSON.stringify(flood.stderr.slice(0, 200))}`,
+          `only the program's lines up to the cut: line ${bad} of ${lines.length} is ${JSON.stringify(lines[bad]?.slice(0, 80))}`,
         );
         assert.match(last, /^y*$/);
       }
