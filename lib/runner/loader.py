@@ -1,16 +1,22 @@
 """
 The loader: a Python program that is each pooled container's main process, passed to
 `python3 -c` by the host (lib/runner/loader.ts), so it needs no file in the image and no per-run
-docker call. It starts the interpreter, says it is ready, and blocks on stdin. A run sends one go
-line; the loader then forks, and the child runs the code file as `__main__` in this never-used
-interpreter (the container runs exactly one program, so it is as fresh as `python3 file.py`) and
-exits as `python3 file.py` would: tracebacks, `sys.exit`, threads joined, atexit, open files
-flushed. (Under gVisor the loader runs the program in its own process instead: mode 'inline'.)
+docker call. It starts the interpreter, forks the program's process ahead of time, says it is
+ready, and blocks on stdin. A run sends one go line; the loader hands it to the waiting child,
+which runs the code file as `__main__` in this never-used interpreter (the container runs exactly
+one program, so it is as fresh as `python3 file.py`) and exits as `python3 file.py` would:
+tracebacks, `sys.exit`, threads joined, atexit, open files flushed. Forked at warm-up, the child
+costs a run neither the fork (~1 ms under runc, ~30 ms under gVisor) nor the first touches of
+the compiler's memory.
 
-The parent waits for that child, reads the container's memory cgroup for OOM kills, and ends with
-an in-band exit marker on both streams (a per-run nonce the host chose, then the exit status, the
-signal and the OOM-kill count), so the host need not wait for Docker to notice. A program can
-forge the marker only about its own run; timeouts and kills are decided on the host.
+The verdict is an in-band exit marker on both streams (a per-run nonce the host chose, then the
+exit status, the signal and the OOM-kill count), so the host need not wait for Docker to notice.
+A program that ends normally is reported by its own process, before it exits: the host has its
+result without waiting for the process's teardown. The loader waits for the child all the same
+and reports again (the host keeps the first report): its report is the one that counts when the
+program was killed (a signal, the OOM killer), left through os._exit, or asked for files to be
+collected. A program can forge the marker only about its own run; timeouts and kills are
+decided on the host.
 
 The run's inputs (code, stdin, files, inputs.json) are in /sandbox-in before the program starts:
 either the host wrote them into a directory the container sees through a read-only bind mount, or
@@ -27,8 +33,8 @@ it to this program as its first argument. Unit tests: spec/python/test_loader.py
 """
 import os, sys
 # What the run path needs, imported now, at warm-up: json alone costs ~10 ms and shutil ~15 ms
-# on first import in a fresh container.
-import fnmatch, json, select, shutil, signal, stat, time, _thread
+# on first import in a fresh container, resource ~0.3 ms.
+import atexit, fnmatch, gc, json, resource, select, shutil, signal, stat, time, _thread
 
 def _dps_write_all(fd, data):
     try:
@@ -115,13 +121,11 @@ def _dps_run_program(path, inputs, inband=False):
     except BaseException:
         pass
     try:
-        import atexit
         atexit._run_exitfuncs()
     except BaseException:
         pass
     try:
         main.__dict__.clear()
-        import gc
         gc.collect()
     except BaseException:
         pass
@@ -229,7 +233,6 @@ def _dps_send_collected(files, header):
 def _dps_stop_leftovers():
     # Processes the program left behind (daemons) could still write files or output: stop them
     # all (every process of this user in the container but this one) before collecting.
-    import signal
     try:
         os.kill(-1, signal.SIGKILL)
     except OSError:
@@ -331,8 +334,8 @@ class _DpsDeadline:
 
 def _dps_arm_alarm(seconds):
     # A second, blunter guard: SIGALRM's default action ends this process whatever it is doing
-    # (in 'inline' mode a program holding the GIL in C code would keep the watcher thread from
-    # running). It fires a little after the watcher's deadline, which normally acts first.
+    # (should the watcher thread not run). It fires a little after the watcher's deadline, which
+    # normally acts first. Timers are not inherited: the program's process never has this one.
     try:
         signal.setitimer(signal.ITIMER_REAL, seconds + 1.0)
     except (OSError, ValueError):
@@ -413,7 +416,7 @@ def _dps_watch(fd, deadline, abandon):
         try:
             readable = select.select([fd], [], [], left)[0]
         except (OSError, ValueError):
-            time.sleep(left)  # the program closed the fd ('inline'): the deadline still holds
+            time.sleep(left)  # the fd is unusable: the deadline still holds
             continue
         if readable:
             try:
@@ -465,16 +468,79 @@ def _dps_warm_up(hook, preload):
             sys.stderr.flush()
             os._exit(1)
 
+def _dps_usage(before):
+    # The program's CPU time since `before` (its process's, at the start) and the children it
+    # waited for; its peak memory, or theirs.
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu_ms = _dps_cpu_ms(own) - _dps_cpu_ms(before) + _dps_cpu_ms(children)
+    return cpu_ms, max(own.ru_maxrss, children.ru_maxrss)
+
+def _dps_read_go(fd):
+    # The run as the loader hands it to the program's process: everything up to EOF.
+    data = b''
+    while True:
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            return data
+        data += chunk
+
+def _dps_program_process(protocol, go_fd, warm_fd):
+    # The child forked at warm-up: it warms up, says so on warm_fd (closed then), waits for its
+    # run, runs it, and reports its own end.
+    # Under memory pressure the kernel must pick the program, never the loader reporting on it.
+    try:
+        with open('/proc/self/oom_score_adj', 'w') as adj:
+            adj.write('1000')
+    except OSError:
+        pass
+    # The first compile in a process touches memory the parser keeps (~0.7 ms under runc): paid
+    # now, not by the run. It leaves nothing a program can see.
+    compile(b'print("warm")\n', '<warm-up>', 'exec')
+    _dps_write_all(warm_fd, b'w')
+    os.close(warm_fd)
+    go = _dps_read_go(go_fd)
+    os.close(go_fd)
+    if not go:
+        os._exit(0)  # the loader ended without a run
+    nonce, path, inputs, inband = json.loads(go)
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    status = _dps_run_program(path, inputs, inband)
+    if not inputs.get('collect'):
+        # Collecting needs the loader (it stops leftovers first): it reports then. Else the
+        # program's end is known here, before this process's teardown.
+        cpu_ms, max_rss_kib = _dps_usage(before)
+        _dps_report(protocol, nonce, status, 0, _dps_oom_kills(), cpu_ms, max_rss_kib, inputs)
+    os._exit(status)
+
+def _dps_fork_program(protocol):
+    # Forks the program's process and waits until it has warmed up (a run sent earlier would
+    # wait for that: under gVisor it takes milliseconds); returns its pid and the pipe that hands
+    # it the run. Called before any thread starts: forking a process that has threads is unsafe.
+    go_read, go_write = os.pipe()
+    warm_read, warm_write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(go_write)
+        os.close(warm_read)
+        try:
+            _dps_program_process(protocol, go_read, warm_write)
+        finally:
+            os._exit(1)  # never back into the loader's code
+    os.close(go_read)
+    os.close(warm_write)
+    os.read(warm_read, 1)  # b'w', or EOF if the child died: its run then reports that
+    os.close(warm_read)
+    return pid, go_write
+
 def _dps_main(protocol, settings):
-    mode = settings['mode']
     _dps_warm_up(protocol['warmupHook'], settings['preload'])
     if settings.get('probe'):
         _dps_probe_inputs(settings['probe'], protocol['inputsUnseen'])
     # Everything alive now (the interpreter, the loader, preloaded modules) is never garbage:
     # frozen, the program's collections (and the one at its end) need not walk it again, and
     # the forked child does not touch those pages.
-    import gc
     gc.freeze()
+    pid, go_write = _dps_fork_program(protocol)
     _dps_write_all(1, protocol['readyLine'].encode())
     source = _DpsInput(0)
     # A warm container waits for its run at most idleSeconds, then ends (the engine removes it and
@@ -495,7 +561,7 @@ def _dps_main(protocol, settings):
         try:
             problem = _dps_unpack(source, payload, deadline)
         except _DpsGone as gone:
-            _dps_abandon_run(str(gone))
+            _dps_abandon_run(str(gone), pid)
         except (ValueError, KeyError, TypeError) as exc:
             problem = 'the payload could not be read: %s' % exc
     if problem is not None:
@@ -504,30 +570,11 @@ def _dps_main(protocol, settings):
         _dps_extend(deadline, report_s)
         _dps_report(protocol, nonce, 1, 0, _dps_oom_kills(), 0, 0, {})
         os._exit(1)
+    # Read before the program runs: it could change the file (on the stdin path it owns it).
     inputs = _dps_read_inputs(inputs_path)
-    inband = payload > 0
-    if mode == 'inline':
-        # gVisor: a fork costs ~30 ms there, and a sandbox killed at its limit dies as a whole
-        # (the host learns of it from the engine), so the program runs in this very process.
-        # The watcher reads a copy of stdin: the program's fd 0 becomes its own stdin.
-        import resource
-        _dps_start_watcher(os.dup(0), deadline, _dps_abandon_run)
-        before = _dps_cpu_ms(resource.getrusage(resource.RUSAGE_SELF))
-        status = _dps_run_program(path, inputs, inband)
-        usage = resource.getrusage(resource.RUSAGE_SELF)
-        _dps_extend(deadline, report_s)
-        _dps_report(protocol, nonce, status, 0, -1, _dps_cpu_ms(usage) - before, usage.ru_maxrss, inputs)
-        os._exit(status)
-    pid = os.fork()
-    if pid == 0:
-        # Under memory pressure the kernel must pick the program, never the loader reporting on it.
-        try:
-            with open('/proc/self/oom_score_adj', 'w') as adj:
-                adj.write('1000')
-        except OSError:
-            pass
-        os._exit(_dps_run_program(path, inputs, inband))
-    # Only now a thread: forking a process that has threads is unsafe.
+    _dps_write_all(go_write, json.dumps([nonce, path, inputs, payload > 0]).encode())
+    os.close(go_write)
+    # Only now a thread: the child is forked.
     _dps_start_watcher(0, deadline, lambda reason: _dps_abandon_run(reason, pid))
     while True:
         try:
@@ -541,11 +588,12 @@ def _dps_main(protocol, settings):
     else:
         signal_number = 0
         code = os.WEXITSTATUS(status)
+    # When the program's process reported already, the host has what it needs and ignores this.
     _dps_extend(deadline, report_s)
     _dps_report(protocol, nonce, code, signal_number, _dps_oom_kills(), _dps_cpu_ms(usage), usage.ru_maxrss, inputs)
     # The container's exit status is the program's too: the last word if both reports were lost.
     os._exit(code & 0xFF)
 
 if __name__ == '__main__':
-    # python3 -c SOURCE PROTOCOL_JSON SETTINGS_JSON ({"mode": "fork"|"inline", "preload": [...], "probe": {path, nonce}|null})
+    # python3 -c SOURCE PROTOCOL_JSON SETTINGS_JSON ({"preload": [...], "probe": {path, nonce}|null, "idleSeconds": N})
     _dps_main(json.loads(sys.argv[1]), json.loads(sys.argv[2]))

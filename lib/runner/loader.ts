@@ -43,16 +43,6 @@ export const MARKER_PREFIX = PROTOCOL.markerPrefix;
 export const INPUTS_UNSEEN = PROTOCOL.inputsUnseen;
 
 /**
- * How the loader runs the program: in a forked child it waits for (the default), or in its own
- * process ('inline', for gVisor, where a fork costs ~30 ms and the engine reports OOM kills).
- */
-export type LoaderMode = 'fork' | 'inline';
-
-export function loaderMode(runtime: string | undefined): LoaderMode {
-  return runtime === 'runsc' ? 'inline' : 'fork';
-}
-
-/**
  * A file the host wrote into a container's input dir (mount path) and what it holds: the loader
  * checks it before it says it is ready, and exits with INPUTS_UNSEEN on stderr when it does not
  * see it (the engine does not see this host's files).
@@ -75,10 +65,10 @@ export function setWarmIdleLimit(ms: number): void {
   warmIdleLimitMs = ms;
 }
 
-/** The container's main process: the loader, its protocol, then its settings (mode, modules to preload, input probe, idle limit). */
-export function loaderCommand(runtime: string | undefined, preload: readonly string[], probe?: InputProbe): string[] {
+/** The container's main process: the loader, its protocol, then its settings (modules to preload, input probe, idle limit). */
+export function loaderCommand(preload: readonly string[], probe?: InputProbe): string[] {
   const idleSeconds = (warmIdleLimitMs * (1 + Math.random() * 0.2)) / 1000;
-  const settings = { mode: loaderMode(runtime), preload, probe: probe ?? null, idleSeconds };
+  const settings = { preload, probe: probe ?? null, idleSeconds };
   return ['python3', '-c', LOADER_SOURCE, PROTOCOL_JSON, JSON.stringify(settings)];
 }
 

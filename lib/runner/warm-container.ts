@@ -163,7 +163,7 @@ export class WarmContainer {
         labels: settings.labels,
         limits: settings.limits,
         input,
-        command: loaderCommand(settings.limits.runtime, settings.preload, probe),
+        command: loaderCommand(settings.preload, probe),
       });
       const failure = await waitForReady(loader, settings.startTimeoutMs).catch(async (error: unknown) => {
         throw (await engine.whyUnavailable()) ?? error;

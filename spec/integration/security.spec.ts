@@ -22,8 +22,8 @@ for (const runtime of [undefined, 'runsc'] as const) {
   describe(`hostile programs under ${label}`, { skip: missing }, () => {
     let sandbox: Sandbox;
     const timeoutMs = 4_000;
-    // init, the loader and the program it forked (under gVisor the loader runs it in-process).
-    const OWN_PROCESSES = runtime === 'runsc' ? ['/sbin/docker-init', 'python3'] : ['/sbin/docker-init', 'python3', 'python3'];
+    // init, the loader and the program's process it forked ahead (under gVisor too).
+    const OWN_PROCESSES = ['/sbin/docker-init', 'python3', 'python3'];
 
     before(async () => {
       process.env[HOST_SECRET] = 'this-must-not-reach-the-container';

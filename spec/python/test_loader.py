@@ -262,14 +262,14 @@ def current_umask():
 
 class LoaderProcess:
     # The loader as the container's main process: protocol and settings as argv, stdin a pipe.
-    def __init__(self, test, mode, probe=None, idle_seconds=None):
+    def __init__(self, test, probe=None, idle_seconds=None):
         self.dir = tempfile.TemporaryDirectory()
         test.addCleanup(self.dir.cleanup)
         self.input_dir = os.path.join(self.dir.name, 'sandbox-in')
         self.work_dir = os.path.join(self.dir.name, 'sandbox')
         os.mkdir(self.input_dir)
         os.mkdir(self.work_dir)
-        settings = {'mode': mode, 'preload': [], 'probe': probe, 'idleSeconds': idle_seconds}
+        settings = {'preload': [], 'probe': probe, 'idleSeconds': idle_seconds}
         source = (ROOT / 'lib/runner/loader.py').read_text()
         self.process = subprocess.Popen(
             [sys.executable, '-c', source, json.dumps(PROTOCOL), json.dumps(settings)],
@@ -365,8 +365,8 @@ class Watcher(unittest.TestCase):
 
 
 class RunEnds(unittest.TestCase):
-    def start(self, mode, code, **go):
-        loader_process = LoaderProcess(self, mode)
+    def start(self, code, **go):
+        loader_process = LoaderProcess(self)
         loader_process.read_until(PROTOCOL['readyLine'].encode())
         loader_process.go(code, **go)
         loader_process.read_until(PROTOCOL['goAck'].encode())
@@ -380,63 +380,93 @@ class RunEnds(unittest.TestCase):
         return int(loader_process.stdout[start:].split(b'\n', 1)[0].split()[1])
 
     def test_a_run_on_the_stdin_path_reports_as_on_the_mount_path(self):
-        for mode in ('fork', 'inline'):
-            with self.subTest(mode=mode):
-                code = 'import os, sys\nprint(len(sys.stdin.read()), __file__, open("d/e.txt").read(), os.path.exists(os.path.dirname(__file__) + "/files"))\n'
-                loader_process = self.start(mode, code, stdin=b'y' * 200_000, files={'d/e.txt': b'deep'})
-                marker = (PROTOCOL['markerPrefix'] + 'n0nce').encode()
-                loader_process.read_until(marker)
-                loader_process.read_until(b'\n', after=loader_process.stdout.index(marker))
-                self.assertEqual(loader_process.ended_within(10), 0)
-                out = loader_process.stdout.split(PROTOCOL['goAck'].encode(), 1)[1]
-                # The files were copied into the work dir, and left the input dir (memory) before the program began.
-                self.assertTrue(out.startswith(b'200000 %s deep False\n' % os.path.join(loader_process.input_dir, 'main.py').encode()), out)
+        code = 'import os, sys\nprint(len(sys.stdin.read()), __file__, open("d/e.txt").read(), os.path.exists(os.path.dirname(__file__) + "/files"))\n'
+        loader_process = self.start(code, stdin=b'y' * 200_000, files={'d/e.txt': b'deep'})
+        marker = (PROTOCOL['markerPrefix'] + 'n0nce').encode()
+        loader_process.read_until(marker)
+        loader_process.read_until(b'\n', after=loader_process.stdout.index(marker))
+        self.assertEqual(loader_process.ended_within(10), 0)
+        out = loader_process.stdout.split(PROTOCOL['goAck'].encode(), 1)[1]
+        # The files were copied into the work dir, and left the input dir (memory) before the program began.
+        self.assertTrue(out.startswith(b'200000 %s deep False\n' % os.path.join(loader_process.input_dir, 'main.py').encode()), out)
+
+    def reports(self, code):
+        # Runs code to its end; returns each exit marker's trailer on stdout, in order.
+        loader_process = self.start(code)
+        self.assertIsNotNone(loader_process.ended_within(10), 'the loader ends after the run')
+        loader_process.stdout += loader_process.process.stdout.read()
+        marker = (PROTOCOL['markerPrefix'] + 'n0nce').encode()
+        return [piece.split(b'\n', 1)[0].decode() for piece in loader_process.stdout.split(marker)[1:]]
+
+    def test_a_program_that_ends_normally_is_reported_by_its_own_process_first(self):
+        # Its report comes before its process's teardown; the loader's, after the wait, agrees.
+        first, second = self.reports('import sys\nprint("hi")\nsys.exit(4)\n')
+        self.assertEqual(first.split(':')[1:3], ['4', '0'])
+        self.assertEqual(second.split(':')[1:3], ['4', '0'])
+
+    def test_a_killed_program_or_one_that_skips_its_end_is_reported_by_the_loader_alone(self):
+        killed = self.reports('import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n')
+        self.assertEqual([trailer.split(':')[1:3] for trailer in killed], [['137', '9']])
+        skipped = self.reports('import os\nos._exit(3)\n')
+        self.assertEqual([trailer.split(':')[1:3] for trailer in skipped], [['3', '0']])
+
+    def test_the_program_forked_ahead_has_only_the_standard_streams_open(self):
+        # Like python3 file.py: the pipe that handed it the run is closed, the first open() is fd 3.
+        loader_process = self.start('import os\nprint(sorted(os.listdir("/proc/self/fd")), os.open("/dev/null", os.O_RDONLY), flush=True)\n')
+        self.assertEqual(loader_process.ended_within(10), 0)
+        loader_process.stdout += loader_process.process.stdout.read()
+        out = loader_process.stdout.split(PROTOCOL['goAck'].encode(), 1)[1]
+        self.assertTrue(out.startswith(b"['0', '1', '2', '3'] 3\n"), out)  # fd 3: listdir's own
+
+    def test_the_program_forked_ahead_does_not_inherit_the_loaders_deadline_alarm(self):
+        loader_process = self.start('import signal\nprint("timer", signal.getitimer(signal.ITIMER_REAL), flush=True)\n')
+        self.assertEqual(loader_process.ended_within(10), 0)
+        loader_process.stdout += loader_process.process.stdout.read()
+        self.assertIn(b'timer (0.0, 0.0)\n', loader_process.stdout)
 
     def test_stdin_closing_mid_run_ends_the_program_and_the_loader(self):
-        for mode in ('fork', 'inline'):
-            with self.subTest(mode=mode):
-                loader_process = self.start(mode, SPIN)
-                pid = self.program_pid(loader_process)
-                self.assertTrue(pid_alive(pid))
-                loader_process.process.stdin.close()  # the owner's docker CLI is gone
-                self.assertEqual(loader_process.ended_within(5), 137)
-                self.assertTrue(dies_within(pid, 5), 'the program is gone with its loader')
+        loader_process = self.start(SPIN)
+        pid = self.program_pid(loader_process)
+        self.assertTrue(pid_alive(pid))
+        loader_process.process.stdin.close()  # the owner's docker CLI is gone
+        self.assertEqual(loader_process.ended_within(5), 137)
+        self.assertTrue(dies_within(pid, 5), 'the program is gone with its loader')
 
     def test_the_deadline_ends_a_program_whose_owner_never_says_anything_again(self):
-        for mode in ('fork', 'inline'):
-            with self.subTest(mode=mode):
-                started = time.monotonic()
-                loader_process = self.start(mode, SPIN, run_ms=500)
-                pid = self.program_pid(loader_process)
-                self.assertEqual(loader_process.ended_within(10), 137)
-                self.assertGreaterEqual(time.monotonic() - started, 0.5)
-                self.assertTrue(dies_within(pid, 5))
-                self.assertIn(b'ran past its deadline', loader_process.process.stderr.read())
+        started = time.monotonic()
+        loader_process = self.start(SPIN, run_ms=500)
+        pid = self.program_pid(loader_process)
+        self.assertEqual(loader_process.ended_within(10), 137)
+        self.assertGreaterEqual(time.monotonic() - started, 0.5)
+        self.assertTrue(dies_within(pid, 5))
+        self.assertIn(b'ran past its deadline', loader_process.process.stderr.read())
 
-    def test_inline_a_program_that_holds_the_gil_still_ends_at_the_deadline(self):
-        # Catastrophic backtracking: C code that never lets the watcher thread run. SIGALRM's
-        # default action ends the process a second after the deadline all the same.
+    def test_a_program_that_holds_its_gil_in_c_code_still_ends_at_the_deadline(self):
+        # Catastrophic backtracking: C code that never lets go of the program's GIL. The
+        # program's process is not the loader's: the loader's watcher ends it on time.
         code = 'import re\nprint("pid", __import__("os").getpid(), flush=True)\nre.match(r"(a+)+$", "a" * 40 + "b")\n'
         started = time.monotonic()
-        loader_process = self.start('inline', code, run_ms=300)
-        self.assertEqual(loader_process.ended_within(10), -signal.SIGALRM)
-        self.assertLess(time.monotonic() - started, 8)
+        loader_process = self.start(code, run_ms=300)
+        pid = self.program_pid(loader_process)
+        self.assertEqual(loader_process.ended_within(10), 137)
+        self.assertLess(time.monotonic() - started, 5)
+        self.assertTrue(dies_within(pid, 5))
 
     def test_an_idle_loader_ends_by_itself_after_its_idle_limit_and_not_before(self):
         started = time.monotonic()
-        idle = LoaderProcess(self, 'fork', idle_seconds=0.5)
+        idle = LoaderProcess(self, idle_seconds=0.5)
         idle.read_until(PROTOCOL['readyLine'].encode())
         self.assertEqual(idle.ended_within(10), 0)
         self.assertGreaterEqual(time.monotonic() - started, 0.5)
         # A go line within the limit is a run like any other, however long it lasts.
-        busy = LoaderProcess(self, 'fork', idle_seconds=0.5)
+        busy = LoaderProcess(self, idle_seconds=0.5)
         busy.read_until(PROTOCOL['readyLine'].encode())
         busy.go('import time\ntime.sleep(1)\nprint("done")\n')
         busy.read_until(b'done\n')
         self.assertEqual(busy.ended_within(10), 0)
 
     def test_a_probe_the_container_cannot_see_stops_the_loader_before_it_is_ready(self):
-        missing = LoaderProcess(self, 'fork', probe={'path': '/nonexistent/dps-probe', 'nonce': 'abc'})
+        missing = LoaderProcess(self, probe={'path': '/nonexistent/dps-probe', 'nonce': 'abc'})
         self.assertEqual(missing.ended_within(10), 3)
         self.assertEqual(missing.process.stdout.read(), b'')
         stderr = missing.process.stderr.read().decode()
@@ -444,7 +474,7 @@ class RunEnds(unittest.TestCase):
         with tempfile.NamedTemporaryFile('w', delete=False) as handle:
             handle.write('abc')
         self.addCleanup(os.unlink, handle.name)
-        seen = LoaderProcess(self, 'fork', probe={'path': handle.name, 'nonce': 'abc'})
+        seen = LoaderProcess(self, probe={'path': handle.name, 'nonce': 'abc'})
         seen.read_until(PROTOCOL['readyLine'].encode())
 
 
