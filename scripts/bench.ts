@@ -78,7 +78,7 @@ async function main(): Promise<void> {
     inputTransfer,
     ssh,
     engines,
-    ratios: computeRatios(latencyMs, throughput),
+    ratios: computeRatios(latencyMs, throughput, poolReady),
     phaseSeconds,
   };
   const report: BenchReport = { ...measured, targets: evaluateTargets(measured), durationS: round((performance.now() - started) / 1000) };

@@ -4,6 +4,7 @@
 import { ratio } from '../shared/stats.js';
 import { CPU_CONCURRENCY } from './config.js';
 import type { LatencyKey } from './phases/latency.js';
+import type { PoolReadyResult } from './phases/pool-ready.js';
 import { inputTransferSection } from './phases/input-transfer.js';
 import { sshSection } from './phases/ssh.js';
 import { enginesSection } from './phases/engines.js';
@@ -60,13 +61,24 @@ function throughputSection(report: BenchReport): string[] {
 
 function poolReadySection(report: BenchReport): string[] {
   const repeats = report.config.poolReadyRepeats;
+  // Samples as ready/warm/burst per repeat; old reports have only ready.
+  const samples = (p: PoolReadyResult): string =>
+    p.samplesMs.map((ready, i) => [ready, p.warmSamplesMs?.[i], p.burstSamplesMs?.[i]].map((ms) => fmt(ms, 0)).join('/')).join(', ');
   return [
     '',
-    `3. Time until the pool is ready, ms (initialize(); ${repeats > 1 ? `median of ${repeats}` : 'one try'})`,
+    `3. Pool of k ready vs k one-shot runs started at once, ms (alternated; ${repeats > 1 ? `median of ${repeats}` : 'one try'})`,
     table(
-      ['poolSize', 'ready', 'samples'],
-      report.poolReady.map((p) => [String(p.poolSize), fmt(p.medianMs, 0), p.samplesMs.map((s) => s.toFixed(0)).join(', ')]),
+      ['poolSize', 'ready', 'warm', 'k one-shot at once', 'ready / one-shot', 'samples ready/warm/one-shot'],
+      report.poolReady.map((p) => [
+        String(p.poolSize),
+        fmt(p.medianMs, 0),
+        fmt(p.warmMedianMs, 0),
+        fmt(p.burstMedianMs, 0),
+        fmt(ratio(p.medianMs, p.burstMedianMs), 2, 'x'),
+        samples(p),
+      ]),
     ),
+    '  (ready: initialize() resolved; warm: whenWarm() resolved right after, background start work done; one-shot: k `docker run --rm -i` hello worlds)',
   ];
 }
 
@@ -115,7 +127,7 @@ export function renderText(report: BenchReport): string {
     ...enginesSection(report.engines),
     '',
     'Targets (reported, not enforced)',
-    ...report.targets.map((target) => `  [${target.status}] ${target.name.padEnd(38)} ${target.measured}`),
+    ...report.targets.map((target) => `  [${target.status}] ${target.name.padEnd(44)} ${target.measured}`),
     '',
     `took ${report.durationS.toFixed(0)} s`,
   ].join('\n');
