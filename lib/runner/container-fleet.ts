@@ -250,6 +250,11 @@ export class ContainerFleet implements PoolResourceFactory<WarmContainer> {
     this.#holders?.enable();
   }
 
+  /** Resolves once the network-namespace holders being made or removed in the background are. */
+  async whenHoldersSettled(): Promise<void> {
+    await this.#holders?.whenSettled();
+  }
+
   async destroy(items: readonly WarmContainer[]): Promise<void> {
     for (const item of items) this.#events.unwatch(item);
     // Containers whose program ended are exiting and removed by the engine (--rm): wait for that.

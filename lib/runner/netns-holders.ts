@@ -227,6 +227,11 @@ export class NetnsHolders {
     }
   }
 
+  /** Resolves once no holder creation or removal is under way (each is bounded by the CLI's timeout). */
+  async whenSettled(): Promise<void> {
+    while (this.#pending.size > 0) await Promise.all(this.#pending);
+  }
+
   /** Removes every holder (containers using them must be gone first). */
   async stop(): Promise<void> {
     this.#stopped = true;

@@ -155,9 +155,17 @@ export class SandboxRunner {
     return this.#pool?.groupStats();
   }
 
-  /** Resolves when every slot holds a ready container and nothing is being removed. */
+  /**
+   * Resolves when every slot holds a ready container, nothing is being removed, and no
+   * network-namespace holder is being made (a first pool's are made once it is ready). An engine
+   * that is down is not waited for, as in Pool.whenQuiet().
+   */
   async whenQuiet(): Promise<void> {
-    await this.#pool?.whenQuiet();
+    const pool = this.#pool;
+    if (pool === undefined) return;
+    await pool.whenQuiet();
+    const up = new Set(pool.groupStats().flatMap((group) => (group.state === 'down' ? [] : [group.name])));
+    await Promise.all([...this.#fleets.values()].filter((fleet) => up.has(fleet.name)).map((fleet) => fleet.whenHoldersSettled()));
   }
 
   /** Settles runs (the pool waits for them), then removes every container of the Sandbox. */

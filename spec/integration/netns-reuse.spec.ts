@@ -7,9 +7,16 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { startSandbox } from '../helpers/engine.js';
+import { holderContainers, startSandbox } from '../helpers/engine.js';
 
 const fixture = (name: string): string => readFileSync(new URL(`../fixtures/hostile/${name}`, import.meta.url), 'utf8');
+
+test('whenWarm() waits for the holders a new pool makes in the background', async (t) => {
+  // initialize() does not wait for them (they serve replacements, not the first runs).
+  const sandbox = await startSandbox(t, { poolSize: 2 });
+  await sandbox.whenWarm();
+  assert.equal((await holderContainers(sandbox.id)).length, 4, 'two holders per slot, all made');
+});
 
 test('two concurrent runs cannot reach each other over loopback TCP, UDP or abstract unix sockets', async (t) => {
   const sandbox = await startSandbox(t, { poolSize: 2 });
