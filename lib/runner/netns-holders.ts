@@ -23,6 +23,13 @@ import type { EventListener } from './container-events.js';
 import { swallowed } from '../debug.js';
 
 const RETRY_AFTER_FAILURE_MS = 5_000;
+/**
+ * Holder creations in flight at once. Each starts a docker CLI, whose spawn blocks this thread for
+ * ~5-10 ms (a fork of the Node process): a new pool's 2 x poolSize holders started together held up
+ * initialize()'s resolution, and the first runs, by 100-250 ms. Two at a time keep the engine
+ * busy on two cores without that.
+ */
+const MAX_CREATIONS_IN_FLIGHT = 2;
 
 /** How long holders live, and how much of it must be left for one to be lent. */
 export interface HolderLifetime {
@@ -119,12 +126,13 @@ export class NetnsHolders {
 
   /**
    * Lets holders be made from now on. Called once the first pool is ready, so that making holders
-   * never slows the pool's start.
+   * never slows the pool's start; the first are made on the next turn of the event loop, once
+   * whoever waited for the pool has been told.
    */
   enable(): void {
     this.#enabled = true;
     this.#stopped = false;
-    this.fill();
+    this.#track(new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.fill()));
   }
 
   /**
@@ -192,11 +200,11 @@ export class NetnsHolders {
     this.#pending.add(tracked);
   }
 
-  /** Starts holders in the background until there are as many as the target. */
+  /** Starts holders in the background (MAX_CREATIONS_IN_FLIGHT at a time) until there are as many as the target. */
   fill(): void {
     // After a failure, wait a while before asking an engine that refuses again.
     if (!this.#enabled || performance.now() - this.#lastFailure < RETRY_AFTER_FAILURE_MS) return;
-    while (!this.#stopped && this.#all.size + this.#creating < this.#target) {
+    while (!this.#stopped && this.#all.size + this.#creating < this.#target && this.#creating < MAX_CREATIONS_IN_FLIGHT) {
       this.#creating += 1;
       const name = `${this.#settings.namePrefix}${++this.#sequence}`;
       // Counted from before the request: the sleep starts later, so the holder never ends sooner.
@@ -214,6 +222,7 @@ export class NetnsHolders {
             this.#creating -= 1;
             if (this.#stopped) return this.#remove(name);
             this.#adopt(name, expiresAt);
+            this.fill(); // the next ones (tracked before this creation stops being pending)
           },
           async (error: unknown) => {
             // Without holders the pool still works, with --network none; a later take() tries again.
