@@ -1,0 +1,209 @@
+/**
+ * The HTTP service's request handler: a `(req, res)` function over one Sandbox, for node:http or
+ * for mounting in an existing app. Routes:
+ *
+ *   GET  /healthz      the process answers (no token needed)
+ *   GET  /readyz       200 while containers can be made, else 503 (no token needed)
+ *   GET  /v1/info      limits, image, Python version, engines
+ *   POST /v1/run       a run: its result as JSON, or as server-sent events (Accept: text/event-stream)
+ *   GET  /metrics      Prometheus text: runs by status, durations, queue, containers, engines, requests
+ *
+ * No bad request uses a container: the body is checked (size, type, JSON, keys) and the run's
+ * parameters against the Sandbox's maxima before the run is queued.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import {
+  AbortError,
+  EngineUnavailableError,
+  QueueFullError,
+  QueueTimeoutError,
+  RunParamsError,
+  SandboxClosedError,
+  type RunResult,
+  type Sandbox,
+} from '../index.js';
+import { parseRunParams } from '../options.js';
+import { BearerTokens } from './auth.js';
+import { HttpError, readJsonBody, sendError, sendJson } from './http-io.js';
+import { METRICS_CONTENT_TYPE, ServiceMetrics } from './metrics.js';
+import { parseRunBody, runResultJson } from './run-request.js';
+import { RunEventStream } from './run-events.js';
+
+export interface HandlerOptions {
+  /** Bearer tokens; none: every request is let in. */
+  tokens?: readonly string[];
+  /** Largest request body, in bytes. @default base64 of the Sandbox's maxFilesBytes plus 4 MiB for code and stdin */
+  maxBodyBytes?: number;
+}
+
+export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void;
+
+interface Route {
+  method: 'GET' | 'POST';
+  path: string;
+  /** Whether a token is needed (when tokens are set). */
+  auth: boolean;
+  handle(req: IncomingMessage, res: ServerResponse): Promise<void> | void;
+}
+
+export function createHandler(sandbox: Sandbox, options: HandlerOptions = {}): RequestHandler {
+  const tokens = new BearerTokens(options.tokens ?? []);
+  const metrics = new ServiceMetrics();
+  const maxBodyBytes = options.maxBodyBytes ?? Math.ceil((sandbox.options.maxFilesBytes * 4) / 3) + 4 * 1024 * 1024;
+  let pythonVersion: Promise<string> | undefined;
+
+  const routes: Route[] = [
+    { method: 'GET', path: '/healthz', auth: false, handle: (_req, res) => sendJson(res, 200, { status: 'ok' }) },
+    {
+      method: 'GET',
+      path: '/readyz',
+      auth: false,
+      handle: (_req, res) => {
+        const stats = sandbox.stats();
+        const ready = sandbox.state === 'ready' && !stats.failing;
+        sendJson(
+          res,
+          ready ? 200 : 503,
+          { ready, state: sandbox.state, containers: { ready: stats.ready, busy: stats.busy, starting: stats.starting } },
+          ready ? {} : { 'Retry-After': '5' },
+        );
+      },
+    },
+    {
+      method: 'GET',
+      path: '/v1/info',
+      auth: true,
+      handle: async (_req, res) => {
+        pythonVersion ??= sandbox.run('import sys\nprint(sys.version.split()[0])').then((result) => result.stdout.trim());
+        const { options } = sandbox;
+        sendJson(res, 200, {
+          image: options.image,
+          runtime: options.runtime ?? null,
+          python: await pythonVersion.catch(() => null),
+          limits: {
+            timeoutMs: options.timeoutMs,
+            maxTimeoutMs: options.maxTimeoutMs,
+            memoryLimitMb: options.memoryLimitMb,
+            maxMemoryLimitMb: options.maxMemoryLimitMb,
+            maxOutputBytes: options.maxOutputBytes,
+            maxFilesBytes: options.maxFilesBytes,
+            maxCollectBytes: options.maxCollectBytes,
+            maxBodyBytes,
+          },
+          poolSize: options.poolSize,
+          engines: sandbox.stats().engines.map((engine) => ({ name: engine.name, state: engine.state, size: engine.size })),
+        });
+      },
+    },
+    { method: 'POST', path: '/v1/run', auth: true, handle: (req, res) => handleRun(sandbox, metrics, req, res, maxBodyBytes) },
+    {
+      method: 'GET',
+      path: '/metrics',
+      auth: true,
+      handle: (_req, res) => {
+        const text = metrics.render(sandbox.stats());
+        res.writeHead(200, { 'Content-Type': METRICS_CONTENT_TYPE, 'Content-Length': Buffer.byteLength(text) });
+        res.end(text);
+      },
+    },
+  ];
+
+  return (req, res) => {
+    const path = new URL(req.url ?? '/', 'http://service').pathname;
+    // By route, never by raw path: unknown paths share one series.
+    res.on('finish', () => metrics.recordRequest(routes.some((candidate) => candidate.path === path) ? path : 'unmatched', res.statusCode));
+    void route(routes, tokens, path, req, res).catch((error: unknown) => respondWithError(res, error));
+  };
+}
+
+async function route(routes: readonly Route[], tokens: BearerTokens, path: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const matching = routes.filter((candidate) => candidate.path === path);
+  if (matching.length === 0) throw new HttpError(404, 'not_found', `No route ${path}: see the README for the service's API.`);
+  const found = matching.find((candidate) => candidate.method === req.method);
+  if (found === undefined) {
+    const allowed = matching.map((candidate) => candidate.method).join(', ');
+    throw new HttpError(405, 'method_not_allowed', `${path} takes ${allowed}, not ${req.method ?? '?'}.`, { headers: { Allow: allowed } });
+  }
+  if (found.auth && !tokens.allows(req.headers.authorization)) {
+    throw new HttpError(401, 'unauthorized', 'A valid token is needed: send Authorization: Bearer <token>.', {
+      headers: { 'WWW-Authenticate': 'Bearer realm="docker-python-sandbox"' },
+    });
+  }
+  await found.handle(req, res);
+}
+
+async function handleRun(sandbox: Sandbox, metrics: ServiceMetrics, req: IncomingMessage, res: ServerResponse, maxBodyBytes: number): Promise<void> {
+  const params = parseRunBody(await readJsonBody(req, maxBodyBytes));
+  parseRunParams(params, sandbox.options); // the library's rules, before anything is queued: a RunParamsError is a 400
+  // A client that goes away takes its run with it: queued, it leaves the queue; running, its container is killed.
+  const controller = new AbortController();
+  res.on('close', () => {
+    if (!res.writableFinished) controller.abort(new Error('the client disconnected'));
+  });
+  if (wantsEvents(req)) {
+    const events = new RunEventStream(res);
+    try {
+      const result = await counted(
+        metrics,
+        sandbox.run({
+          ...params,
+          signal: controller.signal,
+          onStdout: (chunk) => events.send('stdout', chunk),
+          onStderr: (chunk) => events.send('stderr', chunk),
+        }),
+      );
+      events.end('result', runResultJson(result));
+    } catch (error) {
+      if (!events.started) throw error; // still a plain HTTP answer
+      events.end('error', errorBody(asHttpError(error)).error);
+    } finally {
+      events.close();
+    }
+    return;
+  }
+  const result = await counted(metrics, sandbox.run({ ...params, signal: controller.signal }));
+  sendJson(res, 200, runResultJson(result));
+}
+
+/** A run's outcome, counted: its status and timings, 'aborted' when its client left, 'rejected' when refused. */
+async function counted(metrics: ServiceMetrics, running: Promise<RunResult>): Promise<RunResult> {
+  try {
+    const result = await running;
+    metrics.recordResult(result);
+    return result;
+  } catch (error) {
+    metrics.recordRun(error instanceof AbortError ? 'aborted' : 'rejected');
+    throw error;
+  }
+}
+
+function wantsEvents(req: IncomingMessage): boolean {
+  return (req.headers.accept ?? '').split(',').some((type) => type.trim().toLowerCase().startsWith('text/event-stream'));
+}
+
+/** What a failure answers: the service's own HttpError, or the library's typed errors mapped to statuses. */
+function asHttpError(error: unknown): HttpError {
+  if (error instanceof HttpError) return error;
+  if (error instanceof RunParamsError) return new HttpError(400, 'invalid_run', error.message, { issues: error.issues });
+  if (error instanceof QueueFullError) return new HttpError(503, 'queue_full', error.message, { headers: { 'Retry-After': '1' } });
+  if (error instanceof QueueTimeoutError || error instanceof EngineUnavailableError)
+    return new HttpError(503, 'unavailable', error.message, { headers: { 'Retry-After': '5' } });
+  if (error instanceof SandboxClosedError) return new HttpError(503, 'shutting_down', error.message, { headers: { 'Retry-After': '5' } });
+  return new HttpError(500, 'internal', error instanceof Error ? error.message : String(error));
+}
+
+function errorBody(error: HttpError): { error: Record<string, unknown> } {
+  return { error: { code: error.code, message: error.message, ...(error.issues === undefined ? {} : { issues: error.issues }) } };
+}
+
+function respondWithError(res: ServerResponse, error: unknown): void {
+  if (error instanceof AbortError || res.destroyed) return; // the client is gone: nobody to tell
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const httpError = asHttpError(error);
+  // A body too large is not read to its end: close the connection rather than drain it.
+  if (httpError.status === 413) res.setHeader('Connection', 'close');
+  sendError(res, httpError);
+}
