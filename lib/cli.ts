@@ -20,6 +20,8 @@ import { removeOrphans } from './runner/orphan-reaper.js';
 import { Sandbox } from './sandbox.js';
 import type { RunResult } from './result.js';
 import { formatBytes as formatSize, TransferProgress } from './transfer-progress.js';
+import { serve, SERVE_USAGE, ServeUsageError } from './serve-command.js';
+import { ServiceOptionsError, type SandboxService } from './server/server.js';
 
 export const EXIT_TIMEOUT = 124;
 export const EXIT_SANDBOX_FAILED = 125;
@@ -28,6 +30,7 @@ export const EXIT_USAGE = 2;
 const USAGE = `Usage: docker-python-sandbox run <file.py | -> [options]
        docker-python-sandbox cleanup [--all] [--docker-host <address> | --context <name>]
        docker-python-sandbox image load (--docker-host <address> | --context <name>) [--image <name>]
+       docker-python-sandbox serve [options]   (see: docker-python-sandbox serve --help)
        docker-python-sandbox --version
 
 run: runs a Python 3 program in a fresh, locked-down Docker container (no network).
@@ -81,6 +84,8 @@ let interruptedBy: NodeJS.Signals | undefined;
 let activeSandbox: Sandbox | undefined;
 /** The image transfer a signal must close (its ssh connections), while `image load` runs. */
 let activeTransfer: ImageTransfer | undefined;
+/** The HTTP service `serve` runs: a signal shuts it down gracefully, and the exit is 0. */
+let activeService: SandboxService | undefined;
 
 /** The shell's convention for a process ended by a signal: 128 + its number (SIGINT 130, SIGTERM 143). */
 function exitCodeOfSignal(signal: NodeJS.Signals): number {
@@ -95,6 +100,18 @@ function exitCodeOfSignal(signal: NodeJS.Signals): number {
 function onSignal(signal: NodeJS.Signals): void {
   if (interruptedBy !== undefined) process.exit(exitCodeOfSignal(interruptedBy));
   interruptedBy = signal;
+  if (activeService !== undefined) {
+    // Stop accepting, let runs in flight finish (bounded), remove the containers: a clean stop.
+    void activeService.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        process.stderr.write(`docker-python-sandbox: ${signal}: the service did not close cleanly: ${(error as Error).message}
+`);
+        process.exit(EXIT_SANDBOX_FAILED);
+      },
+    );
+    return;
+  }
   const code = exitCodeOfSignal(signal);
   // A load cut short loads nothing (docker load gets a truncated stream): only its connections are left to close.
   if (activeTransfer !== undefined) void activeTransfer.close().finally(() => process.exit(code));
@@ -127,6 +144,14 @@ const OPTIONS_OF: Record<'run' | 'cleanup' | 'image load', readonly string[]> = 
 type EngineChoice = { dockerHost?: string; context?: string };
 
 async function main(argv: readonly string[]): Promise<number> {
+  if (argv[0] === 'serve') {
+    if (argv.includes('--help') || argv.includes('-h')) {
+      process.stdout.write(SERVE_USAGE);
+      return 0;
+    }
+    activeService = await serve(argv.slice(1), process.env);
+    return 0; // the server keeps the process alive until a signal
+  }
   let parsed;
   try {
     parsed = parseArgs({
@@ -406,6 +431,11 @@ main(process.argv.slice(2)).then(
     if (interruptedBy !== undefined) {
       // The run was cut short on purpose (SandboxClosedError): the signal handler is exiting.
       process.exitCode = exitCodeOfSignal(interruptedBy);
+      return;
+    }
+    if (error instanceof ServeUsageError || error instanceof ServiceOptionsError) {
+      process.stderr.write(`docker-python-sandbox serve: ${error.message}\n\n${SERVE_USAGE}`);
+      process.exitCode = EXIT_USAGE;
       return;
     }
     if (error instanceof UsageError || error instanceof SandboxOptionsError || error instanceof RunParamsError) {

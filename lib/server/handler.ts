@@ -7,6 +7,7 @@
  *   GET  /v1/info      limits, image, Python version, engines
  *   POST /v1/run       a run: its result as JSON, or as server-sent events (Accept: text/event-stream)
  *   GET  /metrics      Prometheus text: runs by status, durations, queue, containers, engines, requests
+ *   GET  /api/v2/runtimes, POST /api/v2/execute   Piston v2's API for Python (lib/server/piston.ts)
  *
  * No bad request uses a container: the body is checked (size, type, JSON, keys) and the run's
  * parameters against the Sandbox's maxima before the run is queued.
@@ -26,6 +27,7 @@ import { parseRunParams } from '../options.js';
 import { BearerTokens } from './auth.js';
 import { HttpError, readJsonBody, sendError, sendJson } from './http-io.js';
 import { METRICS_CONTENT_TYPE, ServiceMetrics } from './metrics.js';
+import { parsePistonExecute, pistonRuntimes, toPistonResponse } from './piston.js';
 import { parseRunBody, runResultJson } from './run-request.js';
 import { RunEventStream } from './run-events.js';
 
@@ -51,6 +53,11 @@ export function createHandler(sandbox: Sandbox, options: HandlerOptions = {}): R
   const metrics = new ServiceMetrics();
   const maxBodyBytes = options.maxBodyBytes ?? Math.ceil((sandbox.options.maxFilesBytes * 4) / 3) + 4 * 1024 * 1024;
   let pythonVersion: Promise<string> | undefined;
+  /** The image's Python version, asked once (one run). */
+  const python = (): Promise<string> => {
+    pythonVersion ??= sandbox.run('import sys\nprint(sys.version.split()[0])').then((result) => result.stdout.trim());
+    return pythonVersion;
+  };
 
   const routes: Route[] = [
     { method: 'GET', path: '/healthz', auth: false, handle: (_req, res) => sendJson(res, 200, { status: 'ok' }) },
@@ -74,12 +81,11 @@ export function createHandler(sandbox: Sandbox, options: HandlerOptions = {}): R
       path: '/v1/info',
       auth: true,
       handle: async (_req, res) => {
-        pythonVersion ??= sandbox.run('import sys\nprint(sys.version.split()[0])').then((result) => result.stdout.trim());
         const { options } = sandbox;
         sendJson(res, 200, {
           image: options.image,
           runtime: options.runtime ?? null,
-          python: await pythonVersion.catch(() => null),
+          python: await python().catch(() => null),
           limits: {
             timeoutMs: options.timeoutMs,
             maxTimeoutMs: options.maxTimeoutMs,
@@ -96,6 +102,28 @@ export function createHandler(sandbox: Sandbox, options: HandlerOptions = {}): R
       },
     },
     { method: 'POST', path: '/v1/run', auth: true, handle: (req, res) => handleRun(sandbox, metrics, req, res, maxBodyBytes) },
+    { method: 'GET', path: '/api/v2/runtimes', auth: true, handle: async (_req, res) => sendJson(res, 200, pistonRuntimes(await python())) },
+    {
+      method: 'POST',
+      path: '/api/v2/execute',
+      auth: true,
+      handle: async (req, res) => {
+        const body = await readJsonBody(req, maxBodyBytes, { textIsJson: true });
+        const version = await python();
+        const { options } = sandbox;
+        const parsed = parsePistonExecute(body, { pythonVersion: version, maxTimeoutMs: options.maxTimeoutMs, maxMemoryLimitMb: options.maxMemoryLimitMb });
+        if (!parsed.ok) return sendJson(res, parsed.status, { message: parsed.message });
+        try {
+          parseRunParams(parsed.params, options);
+        } catch (error) {
+          if (error instanceof RunParamsError) return sendJson(res, 400, { message: error.message });
+          throw error;
+        }
+        const controller = abortOnClose(res);
+        const result = await counted(metrics, sandbox.run({ ...parsed.params, signal: controller.signal }));
+        sendJson(res, 200, toPistonResponse(result, version));
+      },
+    },
     {
       method: 'GET',
       path: '/metrics',
@@ -135,11 +163,7 @@ async function route(routes: readonly Route[], tokens: BearerTokens, path: strin
 async function handleRun(sandbox: Sandbox, metrics: ServiceMetrics, req: IncomingMessage, res: ServerResponse, maxBodyBytes: number): Promise<void> {
   const params = parseRunBody(await readJsonBody(req, maxBodyBytes));
   parseRunParams(params, sandbox.options); // the library's rules, before anything is queued: a RunParamsError is a 400
-  // A client that goes away takes its run with it: queued, it leaves the queue; running, its container is killed.
-  const controller = new AbortController();
-  res.on('close', () => {
-    if (!res.writableFinished) controller.abort(new Error('the client disconnected'));
-  });
+  const controller = abortOnClose(res);
   if (wantsEvents(req)) {
     const events = new RunEventStream(res);
     try {
@@ -175,6 +199,15 @@ async function counted(metrics: ServiceMetrics, running: Promise<RunResult>): Pr
     metrics.recordRun(error instanceof AbortError ? 'aborted' : 'rejected');
     throw error;
   }
+}
+
+/** A client that goes away takes its run with it: queued, it leaves the queue; running, its container is killed. */
+function abortOnClose(res: ServerResponse): AbortController {
+  const controller = new AbortController();
+  res.on('close', () => {
+    if (!res.writableFinished) controller.abort(new Error('the client disconnected'));
+  });
+  return controller;
 }
 
 function wantsEvents(req: IncomingMessage): boolean {

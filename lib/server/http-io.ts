@@ -34,18 +34,21 @@ export function sendError(res: ServerResponse, error: HttpError): void {
   sendJson(res, error.status, body, error.headers);
 }
 
-/** Whether the request says its body is JSON (`application/json`, any charset). */
-function isJson(req: IncomingMessage): boolean {
+/** Whether the request says its body is JSON (`application/json`, any charset), or text when `text/plain` is taken as JSON. */
+function isJson(req: IncomingMessage, textIsJson: boolean): boolean {
   const type = req.headers['content-type'];
-  return type !== undefined && /^application\/json\s*(;|$)/i.test(type);
+  if (type === undefined) return false;
+  return /^application\/json\s*(;|$)/i.test(type) || (textIsJson && /^text\/plain\s*(;|$)/i.test(type));
 }
 
 /**
- * The request's JSON body. 415 unless it is declared JSON; 413 when Content-Length (or the bytes
+ * The request's JSON body. 415 unless it is declared JSON (or text/plain, with textIsJson: Piston's
+ * npm client sends its JSON so); 413 when Content-Length (or the bytes
  * as they come) exceed maxBytes, without reading the rest; 400 when it does not parse.
  */
-export async function readJsonBody(req: IncomingMessage, maxBytes: number): Promise<unknown> {
-  if (!isJson(req)) throw new HttpError(415, 'unsupported_media_type', 'The body must be JSON: send Content-Type: application/json.');
+export async function readJsonBody(req: IncomingMessage, maxBytes: number, options: { textIsJson?: boolean } = {}): Promise<unknown> {
+  if (!isJson(req, options.textIsJson === true))
+    throw new HttpError(415, 'unsupported_media_type', 'The body must be JSON: send Content-Type: application/json.');
   const tooLarge = (): HttpError =>
     new HttpError(413, 'body_too_large', `The body is larger than ${maxBytes} bytes, this service's limit (code, stdin and files together).`);
   const declared = Number(req.headers['content-length']);

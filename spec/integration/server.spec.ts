@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { after, before, describe, test } from 'node:test';
+import piston from 'piston-client';
 import { createServer, ServiceOptionsError, type SandboxService } from '../../lib/server/server.js';
 import { runnerContainers } from '../helpers/engine.js';
 import { eventually } from '../helpers/eventually.js';
@@ -202,6 +203,37 @@ test('a full queue answers 503 with Retry-After; no token means loopback only', 
     assert.equal(((await refused.json()) as { error: { code: string } }).error.code, 'queue_full');
     assert.equal((await running).status, 200);
     assert.equal((await queued).status, 200);
+  } finally {
+    await service.close();
+  }
+});
+
+test('Piston v2: the npm piston-client works unchanged against the service', async () => {
+  const service = createServer({ port: 0, sandbox: { poolSize: 1 } });
+  const base = await service.listen();
+  try {
+    const client = piston({ server: base });
+    const runtimes = (await client.runtimes()) as { language: string; version: string; aliases: string[] }[];
+    assert.equal(runtimes[0]?.language, 'python');
+    assert.ok(runtimes[0]?.aliases.includes('py'));
+    const ran = (await client.execute('python', 'import sys\nprint(input(), sys.argv[1:])\nsys.exit(2)', { stdin: 'hi', args: ['a'] })) as {
+      language: string;
+      run: { stdout: string; output: string; code: number; status: string | null };
+    };
+    assert.equal(ran.language, 'python');
+    assert.equal(ran.run.stdout, "hi ['a']\n");
+    assert.equal(ran.run.code, 2);
+    assert.equal(ran.run.status, 'RE');
+    const slow = (await client.execute('python', 'import time\ntime.sleep(5)', { runTimeout: 300 })) as { run: { status: string; signal: string } };
+    assert.equal(slow.run.status, 'TO');
+    assert.equal(slow.run.signal, 'SIGKILL');
+    const unknown = await fetch(`${base}/api/v2/execute`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ language: 'cobol', version: '*', files: [{ content: '' }] }),
+    });
+    assert.equal(unknown.status, 400);
+    assert.match(((await unknown.json()) as { message: string }).message, /runtime is unknown/);
   } finally {
     await service.close();
   }

@@ -38,7 +38,7 @@ function importGraph(): Map<string, string[]> {
 }
 
 function layer(file: string): number {
-  if (file === 'cli.ts') return 6;
+  if (file === 'cli.ts' || file === 'serve-command.ts') return 6;
   if (file.startsWith('server/')) return 5;
   if (ENTRY_POINTS.includes(file)) return 4;
   if (FACADE.includes(file)) return 3;
