@@ -87,3 +87,11 @@ test('from CommonJS, bad options throw the SandboxOptionsError that require() ex
     ' process.stdout.write(JSON.stringify([error instanceof m.SandboxOptionsError, error instanceof m.SandboxError, error.code, error.issues[0].path])); }';
   assert.deepEqual(fromCommonJs(script), [true, true, 'ERR_SANDBOX_OPTIONS', 'poolSize']);
 });
+
+test("the package's ./server subpath gives createServer and createHandler (the name resolves through package.json's exports)", () => {
+  const script =
+    "import('docker-python-sandbox/server').then((m) => process.stdout.write(JSON.stringify(" +
+    '[typeof m.createServer, typeof m.createHandler, typeof m.ServiceOptionsError])))';
+  const output = execFileSync(process.execPath, ['-e', script], { encoding: 'utf8', cwd: fileURLToPath(new URL('../..', import.meta.url)) });
+  assert.deepEqual(JSON.parse(output), ['function', 'function', 'function']);
+});
