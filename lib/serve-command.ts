@@ -11,13 +11,14 @@ import { createServer, type SandboxService } from './server/server.js';
 
 export const SERVE_USAGE = `Usage: docker-python-sandbox serve [--host 127.0.0.1] [--port 8080] [--token-file FILE]
          [--pool-size N] [--max-queue N] [--timeout MS] [--memory MB] [--image NAME] [--runtime NAME]
-         [--docker-host ADDRESS | --context NAME] [--close-grace MS]
+         [--docker-host ADDRESS | --context NAME] [--close-grace MS] [--rate-limit N]
 
 Serves the sandbox over HTTP: POST /v1/run, GET /v1/info, /metrics, /healthz, /readyz (see the
 README). Tokens come from --token-file (one per line) and DPS_TOKENS (comma-separated); without any,
 the service listens on loopback only. --port 0 picks a free port. Prints one line once it
 listens: "listening on http://HOST:PORT". SIGINT/SIGTERM stop accepting, let runs in flight
 finish (up to --close-grace ms, default 30000), remove the containers and exit 0.
+--rate-limit N: at most N runs a minute per token (per address without tokens); over it, 429.
 `;
 
 /** A flag the serve command cannot take. */
@@ -76,6 +77,7 @@ export async function serve(argv: readonly string[], environment: NodeJS.Process
         'docker-host': { type: 'string' },
         context: { type: 'string' },
         'close-grace': { type: 'string' },
+        'rate-limit': { type: 'string' },
       },
     }));
   } catch (error) {
@@ -97,12 +99,14 @@ export async function serve(argv: readonly string[], environment: NodeJS.Process
   if (values.context !== undefined) sandbox.context = values.context;
   const port = whole('port', values.port, 0);
   const closeGraceMs = whole('close-grace', values['close-grace'], 0);
+  const rateLimit = whole('rate-limit', values['rate-limit'], 1);
   const service = createServer({
     host: values.host ?? '127.0.0.1',
     port: port ?? 8080,
     tokens: await readTokens(values['token-file'], environment.DPS_TOKENS),
     sandbox,
     ...(closeGraceMs === undefined ? {} : { closeGraceMs }),
+    ...(rateLimit === undefined ? {} : { rateLimit: { perMinute: rateLimit } }),
   });
   const url = await service.listen();
   process.stdout.write(`listening on ${url}\n`);

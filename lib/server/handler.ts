@@ -28,12 +28,15 @@ import { BearerTokens } from './auth.js';
 import { HttpError, readJsonBody, sendError, sendJson } from './http-io.js';
 import { METRICS_CONTENT_TYPE, ServiceMetrics } from './metrics.js';
 import { parsePistonExecute, pistonRuntimes, toPistonResponse } from './piston.js';
+import { RateLimiter, type RateLimitSettings } from './rate-limit.js';
 import { parseRunBody, runResultJson } from './run-request.js';
 import { RunEventStream } from './run-events.js';
 
 export interface HandlerOptions {
   /** Bearer tokens; none: every request is let in. */
   tokens?: readonly string[];
+  /** Runs a minute per token (per address without tokens); over it, 429 with Retry-After. @default no limit */
+  rateLimit?: RateLimitSettings;
   /** Largest request body, in bytes. @default base64 of the Sandbox's maxFilesBytes plus 4 MiB for code and stdin */
   maxBodyBytes?: number;
 }
@@ -45,12 +48,15 @@ interface Route {
   path: string;
   /** Whether a token is needed (when tokens are set). */
   auth: boolean;
+  /** Whether the route runs code, and so counts against the client's rate limit. */
+  runs?: boolean;
   handle(req: IncomingMessage, res: ServerResponse): Promise<void> | void;
 }
 
 export function createHandler(sandbox: Sandbox, options: HandlerOptions = {}): RequestHandler {
   const tokens = new BearerTokens(options.tokens ?? []);
   const metrics = new ServiceMetrics();
+  const limiter = options.rateLimit === undefined ? undefined : new RateLimiter(options.rateLimit);
   const maxBodyBytes = options.maxBodyBytes ?? Math.ceil((sandbox.options.maxFilesBytes * 4) / 3) + 4 * 1024 * 1024;
   let pythonVersion: Promise<string> | undefined;
   /** The image's Python version, asked once (one run). */
@@ -101,12 +107,13 @@ export function createHandler(sandbox: Sandbox, options: HandlerOptions = {}): R
         });
       },
     },
-    { method: 'POST', path: '/v1/run', auth: true, handle: (req, res) => handleRun(sandbox, metrics, req, res, maxBodyBytes) },
+    { method: 'POST', path: '/v1/run', auth: true, runs: true, handle: (req, res) => handleRun(sandbox, metrics, req, res, maxBodyBytes) },
     { method: 'GET', path: '/api/v2/runtimes', auth: true, handle: async (_req, res) => sendJson(res, 200, pistonRuntimes(await python())) },
     {
       method: 'POST',
       path: '/api/v2/execute',
       auth: true,
+      runs: true,
       handle: async (req, res) => {
         const body = await readJsonBody(req, maxBodyBytes, { textIsJson: true });
         const version = await python();
@@ -140,11 +147,18 @@ export function createHandler(sandbox: Sandbox, options: HandlerOptions = {}): R
     const path = new URL(req.url ?? '/', 'http://service').pathname;
     // By route, never by raw path: unknown paths share one series.
     res.on('finish', () => metrics.recordRequest(routes.some((candidate) => candidate.path === path) ? path : 'unmatched', res.statusCode));
-    void route(routes, tokens, path, req, res).catch((error: unknown) => respondWithError(res, error));
+    void route(routes, tokens, limiter, path, req, res).catch((error: unknown) => respondWithError(res, error));
   };
 }
 
-async function route(routes: readonly Route[], tokens: BearerTokens, path: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function route(
+  routes: readonly Route[],
+  tokens: BearerTokens,
+  limiter: RateLimiter | undefined,
+  path: string,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
   const matching = routes.filter((candidate) => candidate.path === path);
   if (matching.length === 0) throw new HttpError(404, 'not_found', `No route ${path}: see the README for the service's API.`);
   const found = matching.find((candidate) => candidate.method === req.method);
@@ -156,6 +170,16 @@ async function route(routes: readonly Route[], tokens: BearerTokens, path: strin
     throw new HttpError(401, 'unauthorized', 'A valid token is needed: send Authorization: Bearer <token>.', {
       headers: { 'WWW-Authenticate': 'Bearer realm="docker-python-sandbox"' },
     });
+  }
+  if (found.runs === true && limiter !== undefined) {
+    // Refused before the body is read: a client over its limit costs nothing more.
+    const client = BearerTokens.presented(req.headers.authorization) ?? req.socket.remoteAddress ?? 'unknown';
+    const waitSeconds = limiter.take(client, performance.now());
+    if (waitSeconds > 0) {
+      throw new HttpError(429, 'rate_limited', `Over this client's rate limit; try again in ${waitSeconds} s.`, {
+        headers: { 'Retry-After': String(waitSeconds) },
+      });
+    }
   }
   await found.handle(req, res);
 }

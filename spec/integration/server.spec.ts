@@ -239,6 +239,25 @@ test('Piston v2: the npm piston-client works unchanged against the service', asy
   }
 });
 
+test('a client over its rate limit gets 429 with Retry-After, before its body is read; others are not held', async () => {
+  const service = createServer({ port: 0, tokens: [TOKEN, 'another-token-0123456789'], rateLimit: { perMinute: 6, burst: 2 }, sandbox: { poolSize: 1 } });
+  const base = await service.listen();
+  try {
+    // Bodies that are not JSON: the ones let through answer 415, and no container is used.
+    const post = (token: string): Promise<Response> =>
+      fetch(`${base}/v1/run`, { method: 'POST', headers: { 'Content-Type': 'text/plain', Authorization: `Bearer ${token}` }, body: 'x' });
+    assert.deepEqual([(await post(TOKEN)).status, (await post(TOKEN)).status], [415, 415]);
+    const limited = await post(TOKEN);
+    assert.equal(limited.status, 429);
+    assert.equal(limited.headers.get('retry-after'), '10');
+    assert.equal(((await limited.json()) as { error: { code: string } }).error.code, 'rate_limited');
+    assert.equal((await post('another-token-0123456789')).status, 415, 'another token has its own budget');
+    assert.equal((await fetch(`${base}/healthz`)).status, 200, 'routes that run nothing are not limited');
+  } finally {
+    await service.close();
+  }
+});
+
 /** A POST that announces a body far over the limit: the answer must come without it being sent. */
 function tooLarge(base: string): Promise<{ status: number }> {
   const url = new URL('/v1/run', base);
