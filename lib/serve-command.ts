@@ -11,7 +11,7 @@ import { createServer, type SandboxService } from './server/server.js';
 
 export const SERVE_USAGE = `Usage: docker-python-sandbox serve [--host 127.0.0.1] [--port 8080] [--token-file FILE]
          [--pool-size N] [--max-queue N] [--timeout MS] [--memory MB] [--image NAME] [--runtime NAME]
-         [--docker-host ADDRESS | --context NAME] [--close-grace MS] [--rate-limit N]
+         [--docker-host ADDRESS | --context NAME] [--close-grace MS] [--rate-limit N] [--playground]
 
 Serves the sandbox over HTTP: POST /v1/run, GET /v1/info, /metrics, /healthz, /readyz (see the
 README). Tokens come from --token-file (one per line) and DPS_TOKENS (comma-separated); without any,
@@ -19,6 +19,7 @@ the service listens on loopback only. --port 0 picks a free port. Prints one lin
 listens: "listening on http://HOST:PORT". SIGINT/SIGTERM stop accepting, let runs in flight
 finish (up to --close-grace ms, default 30000), remove the containers and exit 0.
 --rate-limit N: at most N runs a minute per token (per address without tokens); over it, 429.
+--playground: a page at / to write and run code in a browser (it asks for the token).
 `;
 
 /** A flag the serve command cannot take. */
@@ -78,6 +79,7 @@ export async function serve(argv: readonly string[], environment: NodeJS.Process
         context: { type: 'string' },
         'close-grace': { type: 'string' },
         'rate-limit': { type: 'string' },
+        playground: { type: 'boolean', default: false },
       },
     }));
   } catch (error) {
@@ -107,6 +109,7 @@ export async function serve(argv: readonly string[], environment: NodeJS.Process
     sandbox,
     ...(closeGraceMs === undefined ? {} : { closeGraceMs }),
     ...(rateLimit === undefined ? {} : { rateLimit: { perMinute: rateLimit } }),
+    playground: values.playground,
   });
   const url = await service.listen();
   process.stdout.write(`listening on ${url}\n`);

@@ -8,6 +8,7 @@
  *   POST /v1/run       a run: its result as JSON, or as server-sent events (Accept: text/event-stream)
  *   GET  /metrics      Prometheus text: runs by status, durations, queue, containers, engines, requests
  *   GET  /api/v2/runtimes, POST /api/v2/execute   Piston v2's API for Python (lib/server/piston.ts)
+ *   GET  /             the playground, when asked for (lib/server/playground/)
  *
  * No bad request uses a container: the body is checked (size, type, JSON, keys) and the run's
  * parameters against the Sandbox's maxima before the run is queued.
@@ -28,6 +29,7 @@ import { BearerTokens } from './auth.js';
 import { HttpError, readJsonBody, sendError, sendJson } from './http-io.js';
 import { METRICS_CONTENT_TYPE, ServiceMetrics } from './metrics.js';
 import { parsePistonExecute, pistonRuntimes, toPistonResponse } from './piston.js';
+import { playgroundFiles, sendStatic } from './playground.js';
 import { RateLimiter, type RateLimitSettings } from './rate-limit.js';
 import { parseRunBody, runResultJson } from './run-request.js';
 import { RunEventStream } from './run-events.js';
@@ -37,6 +39,8 @@ export interface HandlerOptions {
   tokens?: readonly string[];
   /** Runs a minute per token (per address without tokens); over it, 429 with Retry-After. @default no limit */
   rateLimit?: RateLimitSettings;
+  /** Serve the playground page at / (it asks for the token itself). @default false */
+  playground?: boolean;
   /** Largest request body, in bytes. @default base64 of the Sandbox's maxFilesBytes plus 4 MiB for code and stdin */
   maxBodyBytes?: number;
 }
@@ -142,6 +146,10 @@ export function createHandler(sandbox: Sandbox, options: HandlerOptions = {}): R
       },
     },
   ];
+
+  if (options.playground === true) {
+    for (const file of playgroundFiles()) routes.push({ method: 'GET', path: file.path, auth: false, handle: (_req, res) => sendStatic(res, file) });
+  }
 
   return (req, res) => {
     const path = new URL(req.url ?? '/', 'http://service').pathname;

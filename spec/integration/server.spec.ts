@@ -258,6 +258,28 @@ test('a client over its rate limit gets 429 with Retry-After, before its body is
   }
 });
 
+test('--playground serves one page and its own script and style, with nothing from elsewhere', async () => {
+  const service = createServer({ port: 0, tokens: [TOKEN], playground: true, sandbox: { poolSize: 1 } });
+  const base = await service.listen();
+  try {
+    const page = await fetch(`${base}/`);
+    assert.equal(page.status, 200, 'the page needs no token: it asks for one');
+    assert.match(page.headers.get('content-type') ?? '', /^text\/html/);
+    assert.match(page.headers.get('content-security-policy') ?? '', /default-src 'self'/);
+    const html = await page.text();
+    for (const part of ['<label for="code">Code</label>', 'id="token"', 'role="log"', '>Output<', '>Run<', '>Stop<']) assert.ok(html.includes(part), part);
+    const script = await fetch(`${base}/playground/playground.js`);
+    assert.match(script.headers.get('content-type') ?? '', /^text\/javascript/);
+    const style = await fetch(`${base}/playground/playground.css`);
+    assert.match(style.headers.get('content-type') ?? '', /^text\/css/);
+    for (const text of [html, await script.text(), await style.text()])
+      assert.doesNotMatch(text, /(src|href)=["']?https?:|url\(\s*["']?https?:|from\s+["']https?:/, 'nothing from a CDN');
+    assert.equal((await fetch(`${base}/v1/info`)).status, 401, 'the API still needs the token');
+  } finally {
+    await service.close();
+  }
+});
+
 /** A POST that announces a body far over the limit: the answer must come without it being sent. */
 function tooLarge(base: string): Promise<{ status: number }> {
   const url = new URL('/v1/run', base);
