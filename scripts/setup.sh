@@ -35,6 +35,7 @@ bash "$here/ensure-docker.sh"
 bash "$here/ensure-gvisor.sh"
 # Only for the specs and the bench: not shipped in the npm package, so not run from it.
 if [ -f "$here/ensure-sshd.sh" ]; then bash "$here/ensure-sshd.sh"; fi
+if [ -f "$here/ensure-chromium.sh" ]; then bash "$here/ensure-chromium.sh"; fi
 bash "$here/build-image.sh"
 bash "$here/build-image.sh" scientific
 if [ ${#target[@]} -gt 0 ]; then
