@@ -89,7 +89,9 @@ def _dps_run_program(path, inputs, inband=False):
     main.__dict__.update(__file__=path, __cached__=None, __builtins__=__builtins__, __spec__=None, __package__=None)
     sys.modules['__main__'] = main
     sys.argv[:] = [path] + inputs.get('argv', [])
-    sys.path[0] = os.path.dirname(path)
+    # The program's own directory first, as `python3 main.py` has it, then the work dir: the
+    # files a run brings (helper.py beside main.py, as Piston lays them out) are importable.
+    sys.path[0:1] = [os.path.dirname(path), os.getcwd()]
     # Line-buffered, so output printed before a timeout or kill reaches the host, over a buffered
     # layer that retries short writes (unbuffered -u loses bytes when a pipe write is partial,
     # which gVisor does under load).

@@ -24,10 +24,10 @@ const OWNER = fileURLToPath(new URL('../fixtures/spinning-owner.ts', import.meta
 
 /** A program that uses every input, and fails with a traceback at the end. */
 const EVERYTHING = [
-  'import hashlib, os, sys',
+  'import hashlib, os, sys, helper',
   'data = sys.stdin.buffer.read()',
   'print(__file__, sys.argv, os.environ["MODE"], len(data), hashlib.sha256(data).hexdigest())',
-  'print(open("data/in.csv").read().strip(), len(open("deep/er/blob.bin", "rb").read()))',
+  'print(open("data/in.csv").read().strip(), len(open("deep/er/blob.bin", "rb").read()), helper.ANSWER)',
   'os.makedirs("out", exist_ok=True)',
   'open("out/result.txt", "w").write("done")',
   'def fail():',
@@ -75,7 +75,7 @@ function everythingParams(stdin: Buffer): Parameters<Sandbox['run']>[0] {
     stdin,
     argv: ['--flag', 'two words'],
     env: { MODE: 'grading' },
-    files: { 'data/in.csv': 'a,b\n1,2\n', 'deep/er/blob.bin': Buffer.alloc(300_000, 7) },
+    files: { 'data/in.csv': 'a,b\n1,2\n', 'deep/er/blob.bin': Buffer.alloc(300_000, 7), 'helper.py': 'ANSWER = 42\n' },
     collect: ['out/**'],
   };
 }
@@ -105,7 +105,7 @@ test("with no shared filesystem, 'auto' sends every input on stdin: the containe
   const digest = createHash('sha256').update(big).digest('hex');
   assert.equal(
     viaStdin.stdout,
-    `/sandbox-in/main.py ['/sandbox-in/main.py', '--flag', 'two words'] grading ${big.length} ${digest}\na,b\n1,2 300000\n`,
+    `/sandbox-in/main.py ['/sandbox-in/main.py', '--flag', 'two words'] grading ${big.length} ${digest}\na,b\n1,2 300000 42\n`,
     viaStdin.stderr,
   );
   assert.deepEqual(viaStdin.files, { 'out/result.txt': Buffer.from('done') });

@@ -224,6 +224,15 @@ test('Piston v2: the npm piston-client works unchanged against the service', asy
     assert.equal(ran.run.stdout, "hi ['a']\n");
     assert.equal(ran.run.code, 2);
     assert.equal(ran.run.status, 'RE');
+    // Piston lays every file out beside the first and runs that one: a sibling module imports.
+    const multiFile = (await client.execute('python', {
+      files: [
+        { name: 'main.py', content: 'import helper\nprint(helper.greet("piston"))' },
+        { name: 'helper.py', content: 'def greet(name):\n    return "hello " + name' },
+      ],
+    })) as { run: { stdout: string; stderr: string; code: number } };
+    assert.equal(multiFile.run.stdout, 'hello piston\n', multiFile.run.stderr);
+    assert.equal(multiFile.run.code, 0);
     const slow = (await client.execute('python', 'import time\ntime.sleep(5)', { runTimeout: 300 })) as { run: { status: string; signal: string } };
     assert.equal(slow.run.status, 'TO');
     assert.equal(slow.run.signal, 'SIGKILL');
