@@ -21,6 +21,10 @@ export interface ServiceOptions extends HandlerOptions {
   sandbox?: SandboxOptions;
   /** How long close() lets requests in flight finish. @default 30_000 */
   closeGraceMs?: number;
+  /** A client must send its request's headers within this; else 408 and the connection is closed. @default 10_000 */
+  headersTimeoutMs?: number;
+  /** ... and its whole request, body included, within this. @default 60_000 */
+  requestTimeoutMs?: number;
 }
 
 /** Options the service refuses to start with (e.g. a public address without tokens). */
@@ -56,11 +60,21 @@ export function createServer(options: ServiceOptions = {}): SandboxService {
         'Give tokens (--token-file, DPS_TOKENS or the tokens option), or listen on 127.0.0.1.',
     );
   }
+  const headersTimeoutMs = options.headersTimeoutMs ?? 10_000;
+  const requestTimeoutMs = options.requestTimeoutMs ?? 60_000;
+  if (!(headersTimeoutMs > 0 && requestTimeoutMs >= headersTimeoutMs)) {
+    throw new ServiceOptionsError(
+      `headersTimeoutMs (${headersTimeoutMs}) must be above 0 and at most requestTimeoutMs (${requestTimeoutMs}): a request cannot take less time than its headers`,
+    );
+  }
   const sandbox = new Sandbox(options.sandbox ?? {});
-  const server = createHttpServer(createHandler(sandbox, options));
-  // A slow client cannot hold the server: headers within 10 s, the whole request within 60 s.
-  server.headersTimeout = 10_000;
-  server.requestTimeout = 60_000;
+  // A slow client cannot hold the server: node:http answers 408 and closes a connection whose
+  // headers or whole request are late. It checks every connectionsCheckingInterval (30 s by
+  // default, which would let a client overstay by that much): a tenth of the headers' time here.
+  const server = createHttpServer(
+    { headersTimeout: headersTimeoutMs, requestTimeout: requestTimeoutMs, connectionsCheckingInterval: Math.max(100, Math.min(1_000, headersTimeoutMs / 10)) },
+    createHandler(sandbox, options),
+  );
   server.keepAliveTimeout = 5_000;
   const graceMs = options.closeGraceMs ?? 30_000;
   return {

@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
+import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import piston from 'piston-client';
 import { createServer, ServiceOptionsError, type SandboxService } from '../../lib/server/server.js';
@@ -203,6 +204,51 @@ test('a full queue answers 503 with Retry-After; no token means loopback only', 
     assert.equal(((await refused.json()) as { error: { code: string } }).error.code, 'queue_full');
     assert.equal((await running).status, 200);
     assert.equal((await queued).status, 200);
+  } finally {
+    await service.close();
+  }
+});
+
+/** Sends `bytes` on a raw connection, then nothing: resolves with what the server sent once it closes the connection. */
+function stall(port: number, bytes: string, deadlineMs: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => socket.write(bytes));
+    let answer = '';
+    const deadline = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`the server still held a stalled connection after ${deadlineMs} ms (sent: ${JSON.stringify(bytes)})`));
+    }, deadlineMs);
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => (answer += chunk));
+    socket.on('error', () => undefined); // a reset after the 408 ends it like a close
+    socket.on('close', () => {
+      clearTimeout(deadline);
+      resolve(answer);
+    });
+  });
+}
+
+test('a slow client cannot hold the server: late headers or a late body get 408 and lose their connection', async () => {
+  assert.throws(() => createServer({ port: 0, headersTimeoutMs: 2_000, requestTimeoutMs: 1_000 }), /at most requestTimeoutMs/);
+  const service = createServer({ port: 0, sandbox: { poolSize: 1 }, headersTimeoutMs: 500, requestTimeoutMs: 1_000 });
+  const base = await service.listen();
+  try {
+    const port = Number(new URL(base).port);
+    const lateHeaders = stall(port, 'POST /v1/run HTTP/1.1\r\nHost: a\r\n', 10_000);
+    const lateBody = stall(port, 'POST /v1/run HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"code": ', 10_000);
+    // Meanwhile the server answers others.
+    const served = await fetch(`${base}/v1/run`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ code: 'print(2)' }),
+    });
+    assert.equal(((await served.json()) as { stdout: string }).stdout, '2\n');
+    const [headersAnswer, bodyAnswer] = await Promise.all([lateHeaders, lateBody]);
+    assert.match(headersAnswer, /^HTTP\/1\.1 408 /);
+    assert.match(bodyAnswer, /^HTTP\/1\.1 408 /);
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    assert.match(metrics, /^dps_runs_total\{status="ok"\} 1$/m, 'only the served request ran code');
+    assert.equal((await fetch(`${base}/healthz`)).status, 200);
   } finally {
     await service.close();
   }
