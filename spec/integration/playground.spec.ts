@@ -2,7 +2,8 @@
  * The playground in a real browser: Debian's chromium, headless, driven by playwright-core against
  * `createServer({ playground: true })` on 127.0.0.1. Streamed lines appear before the program ends,
  * a PNG the program writes appears as an image, Stop ends a sleeping program, and the page logs no
- * errors. Screenshots (desktop and phone size) go to the temp dir; their paths are printed.
+ * errors; at 1280x800 and at a phone's 390 px nothing scrolls sideways and every control is in view.
+ * Screenshots (desktop and phone size) go to the temp dir; their paths are printed.
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
@@ -56,6 +57,24 @@ async function runInPage(code: string): Promise<void> {
   await page.getByRole('button', { name: 'Run' }).click();
 }
 
+/** At this width nothing scrolls sideways, and the code, the buttons and the output are wholly in view across, none squeezed to nothing. */
+async function assertFits(width: number): Promise<void> {
+  const scrollWidth = Number(await page.evaluate('document.documentElement.scrollWidth'));
+  assert.ok(scrollWidth <= width, `at ${width} px the page is ${scrollWidth} px wide: it scrolls sideways`);
+  const controls = {
+    'the Code editor': page.getByLabel('Code'),
+    'the Run button': page.getByRole('button', { name: 'Run' }),
+    'the Stop button': page.getByRole('button', { name: 'Stop' }),
+    'the Output log': page.getByRole('log'),
+  };
+  for (const [name, control] of Object.entries(controls)) {
+    const box = await control.boundingBox();
+    assert.ok(box !== null, `${name} is shown at ${width} px`);
+    assert.ok(box.x >= 0 && box.x + box.width <= width, `${name} at ${width} px spans ${box.x}..${box.x + box.width}`);
+    assert.ok(box.width >= 40 && box.height >= 24, `${name} at ${width} px is ${box.width}x${box.height}: too small to use`);
+  }
+}
+
 const output = (): Promise<string> => page.getByRole('log').innerText();
 const status = (): Promise<string> => page.getByRole('status').innerText();
 
@@ -68,8 +87,10 @@ test('streamed lines appear before the program ends; then its status, exit code 
   assert.ok(performance.now() - firstAt >= 1_000, '"first" came at least 1 s before the end');
   assert.equal(await output(), 'first\nsecond\n');
   const desktop = join(tmpdir(), `dps-playground-${process.pid}-1280x800.png`);
+  await assertFits(1280);
   await page.screenshot({ path: desktop });
   await page.setViewportSize({ width: 390, height: 844 });
+  await assertFits(390);
   const phone = join(tmpdir(), `dps-playground-${process.pid}-390x844.png`);
   await page.screenshot({ path: phone, fullPage: true });
   await page.setViewportSize({ width: 1280, height: 800 });
