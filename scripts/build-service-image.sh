@@ -95,26 +95,26 @@ make_cli_standin() {
   rm -rf "$stage/cli"
 }
 
-if [[ -n "${DPS_SERVICE_NODE_IMAGE:-}" ]]; then
-  node_image=$DPS_SERVICE_NODE_IMAGE
-  present_or_pulled "$node_image" || fail "DPS_SERVICE_NODE_IMAGE=$node_image is neither here nor pullable"
-elif present_or_pulled "$node_default"; then
-  node_image=$node_default
-else
-  say "$node_default is neither here nor pullable (no registry reachable?)"
-  make_node_standin
-  node_image=$node_standin
-fi
-if [[ -n "${DPS_SERVICE_DOCKER_CLI_IMAGE:-}" ]]; then
-  cli_image=$DPS_SERVICE_DOCKER_CLI_IMAGE
-  present_or_pulled "$cli_image" || fail "DPS_SERVICE_DOCKER_CLI_IMAGE=$cli_image is neither here nor pullable"
-elif present_or_pulled "$cli_default"; then
-  cli_image=$cli_default
-else
-  say "$cli_default is neither here nor pullable (no registry reachable?)"
-  make_cli_standin
-  cli_image=$cli_standin
-fi
+# Sets $picked: the image the override variable names, else the default when it is here or can be
+# pulled, else the stand-in that the given function makes.
+pick_base() {
+  local override_name=$1 default=$2 standin=$3 make_standin=$4
+  local override=${!override_name:-}
+  if [[ -n "$override" ]]; then
+    present_or_pulled "$override" || fail "$override_name=$override is neither here nor pullable"
+    picked=$override
+  elif present_or_pulled "$default"; then
+    picked=$default
+  else
+    say "$default is neither here nor pullable (no registry reachable?)"
+    "$make_standin"
+    picked=$standin
+  fi
+}
+pick_base DPS_SERVICE_NODE_IMAGE "$node_default" "$node_standin" make_node_standin
+node_image=$picked
+pick_base DPS_SERVICE_DOCKER_CLI_IMAGE "$cli_default" "$cli_standin" make_cli_standin
+cli_image=$picked
 
 # The package as npm would publish it. dist/ is built first when it is missing or older than a
 # source (npm pack's own prepare step would rebuild it every time: --ignore-scripts).
