@@ -66,8 +66,9 @@ export type RunParamsObject = {
 
   /**
    * `{ 'data/in.csv': 'a,b', 'model.bin': buffer }` written into the work dir before the program
-   * starts; nested dirs are made; absolute paths and `..` are refused; at most the Sandbox's
-   * `maxFilesBytes` (10 MiB) in all.
+   * starts; nested dirs are made; the work dir is on `sys.path` right after the program's own dir,
+   * so `import helper` finds a `helper.py` brought this way; absolute paths and `..` are refused;
+   * at most the Sandbox's `maxFilesBytes` (10 MiB) in all.
    */
   files?: Record<string, string | Buffer>;
 
