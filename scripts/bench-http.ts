@@ -54,6 +54,8 @@ function renderText(latency: LatencyResults, load: LoadResults, config: typeof F
     `  served (serve, queue ${load.maxQueue}): ${load.served.runsPerSecond} runs/s (${load.served.runs} runs, ${load.served.queueFull} answers 503), latency p50 ${load.served.latencyMs.p50} ms, p95 ${load.served.latencyMs.p95} ms`,
     `  direct (sandbox.run, no queue cap): ${load.direct.runsPerSecond} runs/s (${load.direct.runs} runs), latency p50 ${load.direct.latencyMs.p50} ms, p95 ${load.direct.latencyMs.p95} ms`,
     `  served/direct throughput: ${ratio(load.served.runsPerSecond, load.direct.runsPerSecond)}x; server RSS ${load.served.rssMiB.first} MiB at the start, ${load.served.rssMiB.max} max, ${load.served.rssMiB.last} at the end`,
+    `  CPU per run, served: host ${load.served.cpuMsPerRun.host} ms, of which the server process ${load.served.cpuMsPerRun.server} ms and the clients ${load.served.cpuMsPerRun.thisProcess} ms;` +
+      ` direct: host ${load.direct.cpuMsPerRun.host} ms, of which this process (library and clients) ${load.direct.cpuMsPerRun.thisProcess} ms`,
   ];
   return lines.join('\n');
 }

@@ -21,6 +21,14 @@ export async function hostBusyCpuMs(): Promise<number> {
   return ((user + nice + system + irq + softirq + steal) * 1000) / CLK_TCK;
 }
 
+/** CPU time (user + system) a process has used so far, in ms, from /proc/PID/stat. */
+export async function processCpuMs(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  // After "pid (comm) ": state is field 3, utime and stime fields 14 and 15; comm may hold spaces.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK;
+}
+
 /**
  * Host busy CPU per second over `ms` in which the caller runs nothing: /proc/stat is host-wide, so
  * this is what others (other tenants, the VM's steal) add meanwhile.
