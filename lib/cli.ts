@@ -21,6 +21,7 @@ import { Sandbox } from './sandbox.js';
 import type { RunResult } from './result.js';
 import { formatBytes as formatSize, TransferProgress } from './transfer-progress.js';
 import { serve, SERVE_USAGE, ServeUsageError } from './serve-command.js';
+import { doctor, DOCTOR_USAGE, DoctorUsageError } from './doctor-command.js';
 import { ServiceOptionsError, type SandboxService } from './server/server.js';
 
 export const EXIT_TIMEOUT = 124;
@@ -31,6 +32,7 @@ const USAGE = `Usage: docker-python-sandbox run <file.py | -> [options]
        docker-python-sandbox cleanup [--all] [--docker-host <address> | --context <name>]
        docker-python-sandbox image load (--docker-host <address> | --context <name>) [--image <name>]
        docker-python-sandbox serve [options]   (see: docker-python-sandbox serve --help)
+       docker-python-sandbox doctor [options]  (see: docker-python-sandbox doctor --help)
        docker-python-sandbox --version
 
 run: runs a Python 3 program in a fresh, locked-down Docker container (no network).
@@ -151,6 +153,13 @@ async function main(argv: readonly string[]): Promise<number> {
     }
     activeService = await serve(argv.slice(1), process.env);
     return 0; // the server keeps the process alive until a signal
+  }
+  if (argv[0] === 'doctor') {
+    if (argv.includes('--help') || argv.includes('-h')) {
+      process.stdout.write(DOCTOR_USAGE);
+      return 0;
+    }
+    return doctor(argv.slice(1), process.env, process.stdout);
   }
   let parsed;
   try {
@@ -435,6 +444,11 @@ main(process.argv.slice(2)).then(
     }
     if (error instanceof ServeUsageError || error instanceof ServiceOptionsError) {
       process.stderr.write(`docker-python-sandbox serve: ${error.message}\n\n${SERVE_USAGE}`);
+      process.exitCode = EXIT_USAGE;
+      return;
+    }
+    if (error instanceof DoctorUsageError) {
+      process.stderr.write(`docker-python-sandbox doctor: ${error.message}\n\n${DOCTOR_USAGE}`);
       process.exitCode = EXIT_USAGE;
       return;
     }

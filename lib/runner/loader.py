@@ -43,8 +43,11 @@ def _dps_write_all(fd, data):
     except OSError:
         pass
 
-def _dps_oom_kills():
-    for path in ('/sys/fs/cgroup/memory/memory.oom_control', '/sys/fs/cgroup/memory.events'):
+def _dps_oom_kills(cgroup_root='/sys/fs/cgroup'):
+    # OOM kills counted by the container's memory cgroup: cgroup v1's memory controller, else the
+    # v2 unified hierarchy (one directory for every controller); -1 without either (gVisor shows
+    # none). The root is a parameter for the unit tests' fixture trees.
+    for path in (cgroup_root + '/memory/memory.oom_control', cgroup_root + '/memory.events'):
         try:
             with open(path) as counters:
                 for line in counters:

@@ -3,7 +3,7 @@
  * Layers, bottom up: shared modules at lib/ (errors, options, owner, debug, ...), then docker/
  * (the only one that runs docker) and pool/ (which knows nothing of Docker), then runner/, then
  * the facade (sandbox.ts, result.ts), the entry points (index.ts, public-api.ts), the HTTP service
- * (server/, which uses the library as its users do), and the command line (cli.ts).
+ * (server/, which uses the library as its users do), and the command line (cli.ts, its commands and doctor/).
  */
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -38,7 +38,7 @@ function importGraph(): Map<string, string[]> {
 }
 
 function layer(file: string): number {
-  if (file === 'cli.ts' || file === 'serve-command.ts') return 6;
+  if (file === 'cli.ts' || file === 'serve-command.ts' || file === 'doctor-command.ts' || file.startsWith('doctor/')) return 6;
   if (file.startsWith('server/')) return 5;
   if (ENTRY_POINTS.includes(file)) return 4;
   if (FACADE.includes(file)) return 3;
