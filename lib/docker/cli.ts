@@ -7,11 +7,16 @@
  * the CLI lets it override any context). After open(), an ssh:// engine (given, from DOCKER_HOST,
  * or a context's endpoint) is reached through one ssh connection kept open (lib/docker/ssh-tunnel.ts),
  * and a plain tcp:// one has been warned about.
+ *
+ * The binary may be Podman's CLI (`dockerPath: 'podman'`, or a `docker` that is Podman): open() finds
+ * out once (lib/docker/engine-flavour.ts). Podman is driven on this machine only: it reads neither
+ * DOCKER_HOST nor Docker contexts, so a `dockerHost` or `context` with it is refused rather than
+ * silently ignored.
  */
 import { execa, type ResultPromise } from 'execa';
 import type { Readable, Writable } from 'node:stream';
 import { debug, debugEnabled, swallowed } from '../debug.js';
-import { DockerCliError, EngineUnavailableError } from '../errors.js';
+import { DockerCliError, EngineUnavailableError, SandboxOptionsError } from '../errors.js';
 import { parseEngineAddress } from '../engine-address.js';
 import {
   CONTEXT_INSPECT_FORMAT,
@@ -24,6 +29,7 @@ import {
   warnPlaintextTcpOnce,
   type Endpoint,
 } from './engine-endpoint.js';
+import { flavourOfVersion, guessFlavour, type EngineFlavour } from './engine-flavour.js';
 import { formatCommand } from './format-command.js';
 import { SshTunnel } from './ssh-tunnel.js';
 
@@ -58,11 +64,13 @@ export interface AttachedProcess {
 }
 
 const DEFAULT_TIMEOUT_MS = 60_000;
+/** `<binary> --version` asks no engine: it answers in milliseconds. */
+const VERSION_TIMEOUT_MS = 10_000;
 const STDERR_IN_MESSAGE = 4_000;
 
 /** Engine-down messages of the docker CLI (unix socket, TCP, ssh and Windows pipe forms). */
 const ENGINE_DOWN =
-  /Cannot connect to the Docker daemon|error during connect|Is the docker daemon running|connect: no such file or directory|connect: connection refused|dial unix .*: connect/i;
+  /Cannot connect to the Docker daemon|Cannot connect to Podman|error during connect|Is the docker daemon running|connect: no such file or directory|connect: connection refused|dial unix .*: connect/i;
 /** A TLS engine asked without TLS (what Go's TLS server answers to plain HTTP). */
 const TLS_EXPECTED = /Client sent an HTTP request to an HTTPS server/i;
 /** TLS set up wrong on either side: certificates missing, unreadable, not trusted, or refused. */
@@ -99,15 +107,30 @@ export class DockerCli {
   /** The ssh connection of an ssh:// engine, between open() and close(). */
   #tunnel: SshTunnel | undefined;
   #opening: Promise<void> | undefined;
+  /** Docker or Podman: guessed from the binary's name until open() has asked it. */
+  #flavour: EngineFlavour;
+  #flavourFound = false;
 
   constructor(config: DockerCliConfig) {
     this.#config = config;
     this.#route = routeOf(config);
+    this.#flavour = guessFlavour(config.binary);
+  }
+
+  /** The binary this CLI runs (as given: a name on PATH or a path). */
+  get binary(): string {
+    return this.#config.binary;
+  }
+
+  /** Which engine the binary drives (Docker or Podman): asked at open(), guessed from the binary's name before. */
+  get flavour(): EngineFlavour {
+    return this.#flavour;
   }
 
   /** How errors name the engine: the address or context as the user gave it. */
   get engineAddress(): string {
     const { host, context } = this.#config;
+    if (this.#flavour.kind === 'podman') return podmanAddress();
     if (this.#tunnel !== undefined) return this.#tunnel.display;
     if (host !== undefined) return host;
     if (context !== undefined) return `the Docker context "${context}"`;
@@ -141,6 +164,8 @@ export class DockerCli {
   }
 
   async #open(): Promise<void> {
+    await this.#findFlavour();
+    if (this.#flavour.kind === 'podman') return this.#refuseEngineChoice();
     const endpoint = await this.#endpoint();
     if (endpoint === undefined) return; // the default local socket
     const address = parseEngineAddress(endpoint.address);
@@ -155,6 +180,35 @@ export class DockerCli {
     await tunnel.open();
     // The tunnel's local end is a unix socket: no context and no TLS settings apply to it.
     this.#route = { set: { DOCKER_HOST: `unix://${tunnel.socketPath}` }, unset: ['DOCKER_CONTEXT', ...TLS_VARIABLES] };
+  }
+
+  /**
+   * Asks the binary what it is, once (`--version`: no engine needed). A binary that cannot say (a
+   * wrapper printing something else) keeps the guess; one that cannot run fails the next call anyway.
+   */
+  async #findFlavour(): Promise<void> {
+    if (this.#flavourFound) return;
+    try {
+      const { stdout } = await this.#execute(['--version'], { timeoutMs: VERSION_TIMEOUT_MS }, { set: {}, unset: [] });
+      this.#flavour = flavourOfVersion(stdout, this.#config.binary) ?? this.#flavour;
+      this.#flavourFound = true;
+    } catch (error) {
+      debug('%s --version failed (%s); taking it for %s', this.#config.binary, (error as Error).message, this.#flavour.kind);
+    }
+  }
+
+  /** Podman goes to its own engine whatever DOCKER_HOST or a Docker context says: an address given for it would be ignored. */
+  #refuseEngineChoice(): void {
+    const { host, context } = this.#config;
+    if (host === undefined && context === undefined) return;
+    throw new SandboxOptionsError([
+      {
+        path: host !== undefined ? 'dockerHost' : 'context',
+        message:
+          `"${this.#config.binary}" is Podman, which this library drives on this machine only: it reads neither DOCKER_HOST nor Docker contexts, ` +
+          'so the engine named here would be ignored. Leave dockerHost and context unset to use the local Podman, or use the docker CLI for another engine',
+      },
+    ]);
   }
 
   async #closeTunnel(): Promise<void> {
@@ -262,6 +316,13 @@ export class DockerCli {
     // Errors name the address the user gave, never the tunnel's local socket.
     const stderr = tunnel?.scrub(rawStderr) ?? rawStderr;
     const code = (cause as { code?: string } | undefined)?.code;
+    if (code === 'ENOENT' && this.#flavour.kind === 'podman') {
+      return new EngineUnavailableError(
+        `The podman CLI ("${this.#config.binary}") was not found. Install Podman (on Debian as root: \`npm run setup:podman\`), ` +
+          'or set the `dockerPath` option to the podman or docker binary.',
+        { command, stderr, cause },
+      );
+    }
     if (code === 'ENOENT') {
       return new EngineUnavailableError(
         `The docker CLI ("${this.#config.binary}") was not found. Install Docker ` +
@@ -283,6 +344,12 @@ export class DockerCli {
       return new EngineUnavailableError(
         `TLS with the engine at ${this.engineAddress} failed: check DOCKER_CERT_PATH (ca.pem: the CA that signed the engine's certificate; ` +
           `cert.pem and key.pem: a client certificate that CA signed) or the context's certificates. docker said: ${firstLine(stderr)}`,
+        { command, stderr: capped(stderr), cause },
+      );
+    }
+    if (ENGINE_DOWN.test(stderr) && this.#flavour.kind === 'podman') {
+      return new EngineUnavailableError(
+        `Podman does not answer at ${this.engineAddress}: check \`podman system connection list\` and CONTAINER_HOST. podman said: ${firstLine(stderr)}`,
         { command, stderr: capped(stderr), cause },
       );
     }
@@ -310,6 +377,12 @@ function logEnded(command: string, started: number, result: { exitCode?: number 
   if (!debugEnabled()) return;
   const end = result.timedOut === true ? 'timed out' : result.exitCode !== undefined ? `exit ${result.exitCode}` : `signal ${result.signal ?? '?'}`;
   debug('%s: %s in %d ms', command, end, Math.round(performance.now() - started));
+}
+
+/** How errors name a Podman engine: its remote address, else the local one. */
+function podmanAddress(): string {
+  const remote = process.env.CONTAINER_HOST;
+  return remote !== undefined && remote !== '' ? remote : 'the local Podman (podman info)';
 }
 
 function firstLine(text: string): string {

@@ -1,7 +1,10 @@
 /**
  * Pure builders of the `docker` argv for sandbox containers (run, update, events, rm). Every flag that
  * shapes a container's isolation is set here, in one audited place, and unit-tested as exact argv.
+ * Podman takes the same argv with its own tmpfs ownership option (ownedBy()) and a few flags more
+ * (podmanRunArgs()); Docker's is unchanged.
  */
+import { DOCKER_FLAVOUR, type EngineFlavour } from './engine-flavour.js';
 
 /** Where a run's code and inputs appear inside the container (see InputDirSpec). */
 export const INPUT_DIR = '/sandbox-in';
@@ -47,12 +50,26 @@ export type InputDirSpec =
 
 const MIB = 1024 * 1024;
 
-function inputDirArgs(input: InputDirSpec | undefined, user: string): string[] {
+function inputDirArgs(input: InputDirSpec | undefined, user: string, flavour: EngineFlavour): string[] {
   if (input === undefined) return [];
   if (input.kind === 'mount') return ['--mount', ['type=bind', `source=${input.hostDir}`, `target=${INPUT_DIR}`, 'readonly'].map(csvField).join(',')];
-  const [uid = '1000', gid = uid] = user.split(':');
   // Its pages count against the memory limit like the other tmpfs mounts; noexec: it holds data only.
-  return ['--tmpfs', `${INPUT_DIR}:rw,nosuid,nodev,noexec,size=${input.sizeMb}m,uid=${uid},gid=${gid},mode=0700`];
+  return ['--tmpfs', tmpfs(`${INPUT_DIR}:rw,nosuid,nodev,noexec,size=${input.sizeMb}m,${ownedBy(user, flavour)},mode=0700`, flavour)];
+}
+
+/**
+ * The tmpfs options that make a mount the container user's. Podman refuses `uid=`/`gid=` ("unknown
+ * mount option") and has `U` instead: owned by the user the container runs as (`--user`).
+ */
+function ownedBy(user: string, flavour: EngineFlavour): string {
+  if (flavour.kind === 'podman') return 'U';
+  const [uid = '1000', gid = uid] = user.split(':');
+  return `uid=${uid},gid=${gid}`;
+}
+
+/** A `--tmpfs` value; on Podman without copying the image's files at that path into it (`tmpcopyup`, its default), as Docker does not. */
+function tmpfs(spec: string, flavour: EngineFlavour): string {
+  return flavour.kind === 'podman' ? `${spec},notmpcopyup` : spec;
 }
 
 /** `--mount` reads its value as CSV: a field with a comma or a quote is quoted. */
@@ -64,7 +81,7 @@ function csvField(field: string): string {
  * `docker run -i --rm`: the container's main process (the loader) is attached to the CLI's pipes,
  * and the engine removes the container by itself once it exits.
  */
-export function buildAttachedRunArgs(spec: ContainerSpec): string[] {
+export function buildAttachedRunArgs(spec: ContainerSpec, flavour: EngineFlavour = DOCKER_FLAVOUR): string[] {
   const labels = Object.entries(spec.labels).flatMap(([key, value]) => ['--label', value === '' ? key : `${key}=${value}`]);
   // A flag and its value stay on one line, for review.
   // prettier-ignore
@@ -75,8 +92,8 @@ export function buildAttachedRunArgs(spec: ContainerSpec): string[] {
     '--pull', 'never',
     '--name', spec.name,
     ...labels,
-    ...buildLimitArgs(spec.limits),
-    ...inputDirArgs(spec.input, spec.limits.user),
+    ...buildLimitArgs(spec.limits, flavour),
+    ...inputDirArgs(spec.input, spec.limits.user, flavour),
     spec.image,
     ...spec.command,
   ];
@@ -86,18 +103,18 @@ export function buildAttachedRunArgs(spec: ContainerSpec): string[] {
  * `docker run -d --rm`: a container that just sits there (a network-namespace holder) until its
  * command ends, and is then removed by the engine.
  */
-export function buildDetachedRunArgs(spec: ContainerSpec): string[] {
+export function buildDetachedRunArgs(spec: ContainerSpec, flavour: EngineFlavour = DOCKER_FLAVOUR): string[] {
   const labels = Object.entries(spec.labels).flatMap(([key, value]) => ['--label', value === '' ? key : `${key}=${value}`]);
-  return ['run', '--detach', '--rm', '--pull', 'never', '--name', spec.name, ...labels, ...buildLimitArgs(spec.limits), spec.image, ...spec.command];
+  // prettier-ignore
+  return ['run', '--detach', '--rm', '--pull', 'never', '--name', spec.name, ...labels, ...buildLimitArgs(spec.limits, flavour), spec.image, ...spec.command];
 }
 
 /**
  * The isolation and resource flags of a sandbox container, shared by the pool and by the
  * benchmark's one-shot baseline so that both run under exactly the same limits.
  */
-export function buildLimitArgs(limits: ContainerLimits): string[] {
+export function buildLimitArgs(limits: ContainerLimits, flavour: EngineFlavour = DOCKER_FLAVOUR): string[] {
   const memory = `${limits.memoryLimitMb}m`;
-  const [uid = '1000', gid = uid] = limits.user.split(':');
   // A flag and its value stay on one line, for review.
   // prettier-ignore
   return [
@@ -116,12 +133,32 @@ export function buildLimitArgs(limits: ContainerLimits): string[] {
     ...(limits.readOnlyRoot ? ['--read-only'] : []),
     // overlay2 has no per-container disk quota here: writable places are size-capped tmpfs mounts,
     // whose pages count against the memory limit, so nothing a program writes reaches the host disk.
-    '--tmpfs', `/tmp:rw,nosuid,nodev,size=${limits.tmpSizeMb}m,mode=1777`,
-    '--tmpfs', `${WORK_DIR}:rw,nosuid,nodev,size=${limits.workdirSizeMb}m,uid=${uid},gid=${gid},mode=0700`,
+    '--tmpfs', tmpfs(`/tmp:rw,nosuid,nodev,size=${limits.tmpSizeMb}m,mode=1777`, flavour),
+    '--tmpfs', tmpfs(`${WORK_DIR}:rw,nosuid,nodev,size=${limits.workdirSizeMb}m,${ownedBy(limits.user, flavour)},mode=0700`, flavour),
     '--workdir', WORK_DIR,
     '--env', `HOME=${WORK_DIR}`,
     '--init', // PID 1 reaps zombies and forwards signals
     '--log-driver', 'none', // nothing a program prints can fill the host disk through the engine's logs
+    ...(flavour.kind === 'podman' ? podmanRunArgs(limits, flavour) : []),
+  ];
+}
+
+/**
+ * What Podman needs on top of Docker's flags for the same container (README "Podman"):
+ * - RLIMIT_NPROC given explicitly: rootful Podman's default (1048576) is above the hard limit where
+ *   root lacks CAP_SYS_RESOURCE, and runc then fails with "error setting rlimits". (RLIMIT_NOFILE
+ *   has the same default, and is always given.)
+ * - no writable tmpfs of Podman's own on /run and /var/tmp under a read-only root
+ *   (--read-only-tmpfs defaults to true): the writable places stay the capped ones above;
+ * - no `container=podman` and `TERM=xterm` variables: a program sees the same environment as under Docker.
+ */
+function podmanRunArgs(limits: ContainerLimits, flavour: EngineFlavour): string[] {
+  const nproc = flavour.nproc;
+  // prettier-ignore
+  return [
+    ...(nproc === undefined ? [] : ['--ulimit', `nproc=${nproc.soft}:${nproc.hard}`]),
+    ...(limits.readOnlyRoot ? ['--read-only-tmpfs=false'] : []),
+    '--unsetenv', 'container', '--unsetenv', 'TERM',
   ];
 }
 
@@ -131,12 +168,28 @@ export function buildUpdateArgs(container: string, limits: { memoryLimitMb: numb
   return ['update', '--memory', memory, '--memory-swap', memory, '--cpus', String(limits.cpus), container];
 }
 
+/** Container events the library follows, by Docker's names. */
+export type ContainerEventName = 'oom' | 'die';
+
+/**
+ * Podman's names for them: a container's end is `died`. Podman 4.3 has no OOM event at all: under
+ * runc the loader reads the OOM count from the container's cgroup instead (gVisor, which needs the
+ * event, is refused on Podman: see engine.ts).
+ */
+const PODMAN_EVENTS: Readonly<Record<ContainerEventName, string | undefined>> = { oom: undefined, die: 'died' };
+
 /** A stream of the engine's container events for containers with a label, one JSON object per line. */
-export function buildEventsArgs(label: string, events: readonly string[]): string[] {
+export function buildEventsArgs(label: string, events: readonly ContainerEventName[], flavour: EngineFlavour = DOCKER_FLAVOUR): string[] {
+  const names = flavour.kind === 'podman' ? events.flatMap((event) => PODMAN_EVENTS[event] ?? []) : events;
   // prettier-ignore
-  return ['events', '--format', '{{json .}}', '--filter', 'type=container', '--filter', `label=${label}`, ...events.flatMap((event) => ['--filter', `event=${event}`])];
+  return ['events', '--format', '{{json .}}', '--filter', 'type=container', '--filter', `label=${label}`, ...names.flatMap((event) => ['--filter', `event=${event}`])];
 }
 
-export function buildRemoveArgs(containers: readonly string[]): string[] {
-  return ['rm', '--force', '--volumes', ...containers];
+/**
+ * Force-removes containers. On Podman 4.3, `rm --force` first sends the stop signal and waits up to
+ * 10 s for the container to exit (`--time 0` kills at once, as Docker's does), and when one of the
+ * names is gone already it removes none of the others and still exits 0 (`--ignore` removes them).
+ */
+export function buildRemoveArgs(containers: readonly string[], flavour: EngineFlavour = DOCKER_FLAVOUR): string[] {
+  return ['rm', '--force', ...(flavour.kind === 'podman' ? ['--time', '0', '--ignore'] : []), '--volumes', ...containers];
 }

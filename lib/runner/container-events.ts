@@ -3,6 +3,10 @@
  * process for the whole pool) and tells the container concerned. Under gVisor a container killed
  * at its memory limit dies as a whole, without a report from its loader, and has no cgroup view
  * inside: these events are how such a run ends at once, with the right verdict.
+ *
+ * Podman (4.3) reports a container's end as `died` (with its name in `Name`, not in
+ * `Actor.Attributes.name`), and has no OOM event: under runc, which is all this library runs on
+ * Podman, the loader reads OOM kills from the container's cgroup instead.
  */
 import { createInterface } from 'node:readline';
 import type { AttachedProcess } from '../docker/cli.js';
@@ -77,14 +81,25 @@ export class ContainerEvents {
   }
 
   #onEvent(line: string): void {
-    let event: { status?: string; Actor?: { Attributes?: { name?: string } } };
-    try {
-      event = JSON.parse(line) as typeof event;
-    } catch {
-      return; // not an event line
-    }
-    const container = this.#watched.get(event.Actor?.Attributes?.name ?? '');
-    if (event.status === 'oom') container?.noteOom();
-    else if (event.status === 'die') container?.noteDied();
+    const event = parseContainerEvent(line);
+    const container = event === undefined ? undefined : this.#watched.get(event.name);
+    if (event?.status === 'oom') container?.noteOom();
+    else if (event?.status === 'die') container?.noteDied();
   }
+}
+
+/** One line of `docker events --format '{{json .}}'` (or Podman's), as the container's name and Docker's name of the event. */
+export function parseContainerEvent(line: string): { name: string; status: string } | undefined {
+  let event: { status?: string; Actor?: { Attributes?: { name?: string } }; Status?: string; Name?: string };
+  try {
+    event = JSON.parse(line) as typeof event;
+  } catch {
+    return undefined; // not an event line
+  }
+  if (typeof event !== 'object' || event === null) return undefined;
+  // Docker: {"status":"die","Actor":{"Attributes":{"name":...}}}; Podman: {"Status":"died","Name":...}.
+  const name = event.Actor?.Attributes?.name ?? event.Name;
+  const status = event.status ?? (event.Status === 'died' ? 'die' : event.Status);
+  if (typeof name !== 'string' || typeof status !== 'string') return undefined;
+  return { name, status };
 }

@@ -16,11 +16,14 @@
  * join it; one closer to its end is removed, and the die event of an expired one makes a new one.
  * A container that joined a holder keeps the namespace after the holder has gone (the namespace
  * lives as long as a process in it), so an expiry never disturbs a container or its run.
+ *
+ * Not on Podman (DockerEngine.netnsReuseUnsupported says why): there every container gets a
+ * namespace of its own, as with `--network none` on Docker without holders.
  */
 import type { ContainerLimits } from '../docker/container-args.js';
 import type { DockerEngine } from '../docker/engine.js';
 import type { EventListener } from './container-events.js';
-import { swallowed } from '../debug.js';
+import { debug, swallowed } from '../debug.js';
 
 const RETRY_AFTER_FAILURE_MS = 5_000;
 /**
@@ -130,6 +133,11 @@ export class NetnsHolders {
    * whoever waited for the pool has been told.
    */
   enable(): void {
+    const unsupported = this.#engine.netnsReuseUnsupported;
+    if (unsupported !== undefined) {
+      debug('network namespaces are not reused: %s', unsupported);
+      return;
+    }
     this.#enabled = true;
     this.#stopped = false;
     this.#track(new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.fill()));

@@ -1,4 +1,4 @@
-/** What integration specs need to look at the real engine and the host around a Sandbox. */
+/** What integration specs need to look at the real engine (Docker, or Podman: see engine-flavour.ts) and the host around a Sandbox. */
 import { readdir } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import type { TestContext } from 'node:test';
@@ -6,8 +6,10 @@ import { DockerEngine } from '../../lib/docker/engine.js';
 import { LABEL, ROLE_LABEL, SANDBOX_LABEL } from '../../lib/docker/labels.js';
 import { Sandbox, type SandboxOptions, type SandboxStats } from '../../lib/index.js';
 import { ownerOfTempDir } from '../../lib/owner.js';
+import { TEST_DOCKER, withTestEngine } from './engine-flavour.js';
 
-const engine = new DockerEngine({ binary: 'docker', host: undefined });
+// Never opened: its flavour (Docker or Podman) is the one the binary's name says.
+const engine = new DockerEngine({ binary: TEST_DOCKER, host: undefined });
 
 /** Containers of one Sandbox (by its id label), or every container of the library. */
 export function labelledContainers(sandboxId?: string): Promise<string[]> {
@@ -35,7 +37,7 @@ export async function sandboxTempDirs(): Promise<string[]> {
 
 /** An initialized Sandbox that is cleaned up when the test ends. */
 export async function startSandbox(t: TestContext, options: SandboxOptions = {}): Promise<Sandbox> {
-  const sandbox = new Sandbox(options);
+  const sandbox = new Sandbox(withTestEngine(options));
   t.after(() => sandbox.cleanup());
   await sandbox.initialize();
   return sandbox;

@@ -14,10 +14,11 @@ import DefaultSandbox, {
 } from '../../lib/index.js';
 import { labelledContainers, quietStats, runnerContainers, sandboxTempDirs, startSandbox } from '../helpers/engine.js';
 import { setWarmIdleLimit } from '../../lib/runner/loader.js';
+import { withTestEngine } from '../helpers/engine-flavour.js';
 
 test('the callback forms work as in the original library', async (t) => {
   assert.equal(DefaultSandbox, Sandbox);
-  const sandbox = new DefaultSandbox({ poolSize: 1 });
+  const sandbox = new DefaultSandbox(withTestEngine({ poolSize: 1 }));
   t.after(() => sandbox.cleanup()); // also when an assertion fails midway
   const result = await new Promise<RunResult>((resolve, reject) => {
     const returned = sandbox.initialize((err) => {
@@ -52,7 +53,7 @@ test('invalid run params reject with RunParamsError and use no container', async
 });
 
 test('run() before initialize() rejects with NotInitializedError and starts nothing', async () => {
-  const sandbox = new Sandbox();
+  const sandbox = new Sandbox(withTestEngine({}));
   await assert.rejects(sandbox.run('print(1)'), NotInitializedError);
   assert.deepEqual(await labelledContainers(sandbox.id), []);
 });
@@ -83,11 +84,11 @@ test('a missing docker binary is reported as EngineUnavailableError', async () =
 
 test('a missing image fails initialize() with ImageNotFoundError naming it, leaving nothing behind', async () => {
   const dirsBefore = await sandboxTempDirs();
-  const sandbox = new Sandbox({ image: 'docker-python-sandbox-missing:nope', poolSize: 2 });
+  const sandbox = new Sandbox(withTestEngine({ image: 'docker-python-sandbox-missing:nope', poolSize: 2 }));
   await assert.rejects(sandbox.initialize(), (error: unknown) => {
     assert.ok(error instanceof ImageNotFoundError);
     assert.equal(error.image, 'docker-python-sandbox-missing:nope');
-    assert.match(error.message, /The image "docker-python-sandbox-missing:nope" is not on the Docker engine/);
+    assert.match(error.message, /The image "docker-python-sandbox-missing:nope" is (not on the Docker engine|not in Podman's store)/);
     return true;
   });
   assert.deepEqual(await labelledContainers(sandbox.id), []);
@@ -101,7 +102,7 @@ test('the default image, when missing, names the command that builds it', () => 
 
 test('cleanup() settles runs in flight and queued, and leaves no container or temp dir', async (t) => {
   const dirsBefore = await sandboxTempDirs();
-  const sandbox = new Sandbox({ poolSize: 2 });
+  const sandbox = new Sandbox(withTestEngine({ poolSize: 2 }));
   t.after(() => sandbox.cleanup());
   await sandbox.initialize();
   assert.equal((await runnerContainers(sandbox.id)).length, 2);
@@ -127,7 +128,7 @@ test('cleanup() settles runs in flight and queued, and leaves no container or te
 });
 
 test('Symbol.asyncDispose cleans up like cleanup()', async (t) => {
-  const sandbox = new Sandbox();
+  const sandbox = new Sandbox(withTestEngine({}));
   t.after(() => sandbox.cleanup());
   await sandbox.initialize();
   await sandbox.run('print(1)');
@@ -136,7 +137,7 @@ test('Symbol.asyncDispose cleans up like cleanup()', async (t) => {
 });
 
 test('initialize() twice starts one pool; used containers are replaced in the background', async (t) => {
-  const sandbox = new Sandbox({ poolSize: 2 });
+  const sandbox = new Sandbox(withTestEngine({ poolSize: 2 }));
   t.after(() => sandbox.cleanup());
   await Promise.all([sandbox.initialize(), sandbox.initialize()]);
   const first = await runnerContainers(sandbox.id);

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ContainerStartError, Sandbox } from '../../lib/index.js';
 import { labelledContainers, startSandbox } from '../helpers/engine.js';
+import { withTestEngine } from '../helpers/engine-flavour.js';
 
 test('preloaded modules are already imported when the program starts', async (t) => {
   const code = "import sys\nprint('decimal' in sys.modules, 'fractions' in sys.modules)";
@@ -13,7 +14,7 @@ test('preloaded modules are already imported when the program starts', async (t)
 });
 
 test('a module the image lacks fails initialize with ContainerStartError naming it, and leaves no container', async (t) => {
-  const sandbox = new Sandbox({ preload: ['no_such_module_here'] });
+  const sandbox = new Sandbox(withTestEngine({ preload: ['no_such_module_here'] }));
   t.after(() => sandbox.cleanup());
   await assert.rejects(sandbox.initialize(), (error: unknown) => {
     assert.ok(error instanceof ContainerStartError);

@@ -9,6 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import { Sandbox, type RunResult } from '../../lib/index.js';
 import { DEFAULT_PIDS_LIMIT } from '../../lib/options.js';
 import { containerExists, runtimeMissing } from '../helpers/engine.js';
+import { INIT_PROCESS, withTestEngine } from '../helpers/engine-flavour.js';
 
 const fixture = (name: string): string => readFileSync(new URL(`../fixtures/hostile/${name}`, import.meta.url), 'utf8');
 const HOST_SECRET = 'DPS_SPEC_HOST_SECRET';
@@ -23,11 +24,11 @@ for (const runtime of [undefined, 'runsc'] as const) {
     let sandbox: Sandbox;
     const timeoutMs = 4_000;
     // init, the loader and the program's process it forked ahead (under gVisor too).
-    const OWN_PROCESSES = ['/sbin/docker-init', 'python3', 'python3'];
+    const OWN_PROCESSES = [INIT_PROCESS, 'python3', 'python3'];
 
     before(async () => {
       process.env[HOST_SECRET] = 'this-must-not-reach-the-container';
-      sandbox = new Sandbox({ poolSize: 2, timeoutMs, runtime });
+      sandbox = new Sandbox(withTestEngine({ poolSize: 2, timeoutMs, runtime }));
       await sandbox.initialize();
     });
     after(async () => {

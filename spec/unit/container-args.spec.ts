@@ -1,6 +1,15 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { buildAttachedRunArgs, buildRemoveArgs, type ContainerLimits, type ContainerSpec } from '../../lib/docker/container-args.js';
+import {
+  buildAttachedRunArgs,
+  buildDetachedRunArgs,
+  buildEventsArgs,
+  buildLimitArgs,
+  buildRemoveArgs,
+  type ContainerLimits,
+  type ContainerSpec,
+} from '../../lib/docker/container-args.js';
+import { DOCKER_FLAVOUR, type EngineFlavour } from '../../lib/docker/engine-flavour.js';
 
 const LIMITS: ContainerLimits = {
   memoryLimitMb: 50,
@@ -68,4 +77,49 @@ test('docker rm argv removes many containers and their anonymous volumes in one 
   // The argv as docker reads it, a flag and its value together.
   // prettier-ignore
   assert.deepEqual(buildRemoveArgs(['a', 'b']), ['rm', '--force', '--volumes', 'a', 'b']);
+});
+
+const PODMAN: EngineFlavour = { kind: 'podman', version: '4.3.1', remote: false, nproc: { soft: 32768, hard: 32768 } };
+
+test("podman run argv: Docker's, but tmpfs mounts owned with U (no uid=/gid=) and no copy-up, an explicit nproc limit, no tmpfs of Podman's own, no container= or TERM= variables", () => {
+  // The argv as podman reads it, a flag and its value together.
+  // prettier-ignore
+  assert.deepEqual(buildAttachedRunArgs({ ...SPEC, input: { kind: 'tmpfs', sizeMb: 138 } }, PODMAN), [
+    'run', '--interactive', '--rm', '--pull', 'never', '--name', 'dps-x-1',
+    '--label', 'docker-python-sandbox', '--label', 'docker-python-sandbox.sandbox=x',
+    '--network', 'none', '--user', '1000:1000',
+    '--cap-drop', 'ALL', '--security-opt', 'no-new-privileges',
+    '--memory', '50m', '--memory-swap', '50m', '--cpus', '1', '--pids-limit', '64',
+    '--ulimit', 'nofile=256:256', '--ulimit', 'fsize=4194304:4194304', '--ipc', 'none',
+    '--read-only',
+    '--tmpfs', '/tmp:rw,nosuid,nodev,size=16m,mode=1777,notmpcopyup',
+    '--tmpfs', '/sandbox:rw,nosuid,nodev,size=8m,U,mode=0700,notmpcopyup',
+    '--workdir', '/sandbox', '--env', 'HOME=/sandbox',
+    '--init', '--log-driver', 'none',
+    '--ulimit', 'nproc=32768:32768', '--read-only-tmpfs=false', '--unsetenv', 'container', '--unsetenv', 'TERM',
+    '--tmpfs', '/sandbox-in:rw,nosuid,nodev,noexec,size=138m,U,mode=0700,notmpcopyup',
+    'img:1', 'python3', '-c', 'loader',
+  ]);
+  // The bind mount of the mount path is the same as Docker's.
+  const mounted = buildAttachedRunArgs(SPEC, PODMAN);
+  assert.equal(mounted[mounted.indexOf('--mount') + 1], 'type=bind,source=/tmp/dps-abc,target=/sandbox-in,readonly');
+  // A writable root needs no --read-only-tmpfs; an unknown process limit (remote Podman) is left to Podman.
+  const writable = buildAttachedRunArgs({ ...SPEC, limits: { ...LIMITS, readOnlyRoot: false } }, { ...PODMAN, nproc: undefined });
+  assert.equal(writable.includes('--read-only-tmpfs=false'), false);
+  assert.equal(
+    writable.some((arg) => arg.startsWith('nproc=')),
+    false,
+  );
+  assert.deepEqual(buildLimitArgs(LIMITS, DOCKER_FLAVOUR), buildLimitArgs(LIMITS), "Docker's flags are the default");
+});
+
+test('podman rm argv kills at once (--time 0) instead of waiting 10 s for the stop signal, and removes the others when one is gone (--ignore); events: died, and no oom event', () => {
+  // prettier-ignore
+  assert.deepEqual(buildRemoveArgs(['a', 'b'], PODMAN), ['rm', '--force', '--time', '0', '--ignore', '--volumes', 'a', 'b']);
+  // prettier-ignore
+  assert.deepEqual(buildEventsArgs('l=v', ['oom', 'die'], PODMAN), ['events', '--format', '{{json .}}', '--filter', 'type=container', '--filter', 'label=l=v', '--filter', 'event=died']);
+  // prettier-ignore
+  assert.deepEqual(buildEventsArgs('l=v', ['oom', 'die']), ['events', '--format', '{{json .}}', '--filter', 'type=container', '--filter', 'label=l=v', '--filter', 'event=oom', '--filter', 'event=die']);
+  const holder = buildDetachedRunArgs({ name: 'h', image: 'img', labels: {}, limits: LIMITS, command: ['sleep', '1'] }, PODMAN);
+  assert.ok(holder.includes('nproc=32768:32768'));
 });
