@@ -29,7 +29,7 @@ export const EXIT_SANDBOX_FAILED = 125;
 export const EXIT_USAGE = 2;
 
 const USAGE = `Usage: docker-python-sandbox run <file.py | -> [options]
-       docker-python-sandbox cleanup [--all] [--docker-host <address> | --context <name>]
+       docker-python-sandbox cleanup [--all] [--docker-host <address> | --context <name>] [--docker <path>]
        docker-python-sandbox image load (--docker-host <address> | --context <name>) [--image <name>]
        docker-python-sandbox serve [options]   (see: docker-python-sandbox serve --help)
        docker-python-sandbox doctor [options]  (see: docker-python-sandbox doctor --help)
@@ -70,6 +70,7 @@ Options:
                     (default: DOCKER_HOST, else the default socket)
   --context <name>  the Docker context to reach the engine through (docker context ls);
                     not with --docker-host (default: DOCKER_CONTEXT, else the current one)
+  --docker <path>   the docker binary, or podman (run and cleanup; default: docker on PATH)
   --all             cleanup only: remove every container of the library, not just orphans
   --version         print the version of docker-python-sandbox
   -h, --help        show this help
@@ -137,13 +138,13 @@ function version(): string {
 
 /** The options each command takes (--help and --version go anywhere). */
 const OPTIONS_OF: Record<'run' | 'cleanup' | 'image load', readonly string[]> = {
-  run: ['timeout', 'memory', 'image', 'runtime', 'stdin', 'arg', 'env', 'file', 'collect', 'out', 'json', 'docker-host', 'context'],
-  cleanup: ['all', 'docker-host', 'context'],
+  run: ['timeout', 'memory', 'image', 'runtime', 'stdin', 'arg', 'env', 'file', 'collect', 'out', 'json', 'docker-host', 'context', 'docker'],
+  cleanup: ['all', 'docker-host', 'context', 'docker'],
   'image load': ['docker-host', 'context', 'image'],
 };
 
 /** Where a command's docker calls go: `dockerHost` or `context` (never both), or the environment's engine. */
-type EngineChoice = { dockerHost?: string; context?: string };
+type EngineChoice = { dockerHost?: string; context?: string; dockerPath?: string };
 
 async function main(argv: readonly string[]): Promise<number> {
   if (argv[0] === 'serve') {
@@ -180,6 +181,7 @@ async function main(argv: readonly string[]): Promise<number> {
         out: { type: 'string' },
         json: { type: 'boolean', default: false },
         'docker-host': { type: 'string' },
+        docker: { type: 'string' },
         context: { type: 'string' },
         all: { type: 'boolean', default: false },
         version: { type: 'boolean', default: false },
@@ -207,7 +209,7 @@ async function main(argv: readonly string[]): Promise<number> {
       if (!OPTIONS_OF[name].includes(option)) throw new UsageError(`--${option} is not an option of "${name}"`);
     }
   }
-  const engine = engineChoice(values['docker-host'], values.context);
+  const engine = engineChoice(values['docker-host'], values.context, values.docker);
   if (command === 'cleanup') {
     if (positionals.length > 1) throw new UsageError(`"cleanup" takes no arguments, got "${positionals.slice(1).join(' ')}"`);
     return cleanup(values.all, engine);
@@ -349,11 +351,12 @@ async function sendImage(transfer: ImageTransfer, target: string): Promise<numbe
 }
 
 /** `--docker-host` or `--context`, each only when given with a value; both is a usage error. */
-function engineChoice(dockerHost: string | undefined, context: string | undefined): EngineChoice {
+function engineChoice(dockerHost: string | undefined, context: string | undefined, dockerPath: string | undefined): EngineChoice {
   if (dockerHost === '') throw new UsageError('--docker-host expects an engine address, e.g. ssh://user@host, got ""');
   if (context === '') throw new UsageError('--context expects a Docker context name (docker context ls), got ""');
+  if (dockerPath === '') throw new UsageError('--docker expects the docker binary (a name on PATH or a path, e.g. podman), got ""');
   if (dockerHost !== undefined && context !== undefined) throw new UsageError('--docker-host and --context both name the engine: give one of them');
-  return { ...(dockerHost !== undefined && { dockerHost }), ...(context !== undefined && { context }) };
+  return { ...(dockerHost !== undefined && { dockerHost }), ...(context !== undefined && { context }), ...(dockerPath !== undefined && { dockerPath }) };
 }
 
 function count(n: number, noun: string): string {

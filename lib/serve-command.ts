@@ -11,7 +11,7 @@ import { createServer, type SandboxService } from './server/server.js';
 
 export const SERVE_USAGE = `Usage: docker-python-sandbox serve [--host 127.0.0.1] [--port 8080] [--token-file FILE]
          [--pool-size N] [--max-queue N] [--timeout MS] [--memory MB] [--image NAME] [--runtime NAME]
-         [--docker-host ADDRESS | --context NAME] [--close-grace MS] [--rate-limit N] [--playground]
+         [--docker-host ADDRESS | --context NAME] [--docker PATH] [--close-grace MS] [--rate-limit N] [--playground]
 
 Serves the sandbox over HTTP: POST /v1/run, GET /v1/info, /metrics, /healthz, /readyz (see the
 README). Tokens come from --token-file (one per line) and DPS_TOKENS (comma-separated); without any,
@@ -20,6 +20,7 @@ listens: "listening on http://HOST:PORT". SIGINT/SIGTERM stop accepting, let run
 finish (up to --close-grace ms, default 30000), remove the containers and exit 0.
 --rate-limit N: at most N runs a minute per token (per address without tokens); over it, 429.
 --playground: a page at / to write and run code in a browser (it asks for the token).
+--docker PATH: the docker binary to drive, or podman (default: docker on PATH).
 `;
 
 /** A flag the serve command cannot take. */
@@ -77,6 +78,7 @@ export async function serve(argv: readonly string[], environment: NodeJS.Process
         runtime: { type: 'string' },
         'docker-host': { type: 'string' },
         context: { type: 'string' },
+        docker: { type: 'string' },
         'close-grace': { type: 'string' },
         'rate-limit': { type: 'string' },
         playground: { type: 'boolean', default: false },
@@ -99,6 +101,7 @@ export async function serve(argv: readonly string[], environment: NodeJS.Process
   if (values.runtime !== undefined) sandbox.runtime = values.runtime;
   if (values['docker-host'] !== undefined) sandbox.dockerHost = values['docker-host'];
   if (values.context !== undefined) sandbox.context = values.context;
+  if (values.docker !== undefined) sandbox.dockerPath = values.docker;
   const port = whole('port', values.port, 0);
   const closeGraceMs = whole('close-grace', values['close-grace'], 0);
   const rateLimit = whole('rate-limit', values['rate-limit'], 1);

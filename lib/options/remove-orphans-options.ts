@@ -14,7 +14,7 @@ export type RemoveOrphansOptions = {
   all?: boolean;
 
   /**
-   * The docker CLI binary.
+   * The docker CLI binary, or `'podman'` (see [Podman](#podman)).
    *
    * @default 'docker'
    */

@@ -72,7 +72,7 @@ export type SandboxOptions = {
   image?: string;
 
   /**
-   * The docker CLI binary.
+   * The docker CLI binary, or `'podman'` (see [Podman](#podman)).
    *
    * @default 'docker'
    */
