@@ -85,9 +85,15 @@ export async function checkEngine(cli: DockerCli): Promise<{ check: DoctorCheck;
   }
 }
 
-/** Pure: the runtime asked for with --runtime is registered (Podman lists only its default one: a probe decides). */
+/** Why the library refuses gVisor on Podman (lib/docker/engine.ts says the same when a Sandbox asks). */
+const GVISOR_ON_PODMAN =
+  "the library refuses runtime 'runsc' on Podman: a gVisor sandbox killed at its memory limit is told apart only by the engine's OOM event, which Podman 4.3 does not have";
+
+/** Pure: the runtime asked for with --runtime is registered (Podman lists only its default one: a probe decides, but gVisor is refused there). */
 export function runtimeVerdict(facts: EngineFacts, runtime: string): DoctorCheck {
   if (facts.runtimes.includes(runtime)) return passed(CHECK.runtime, `${runtime} is registered with the engine`);
+  if (facts.kind === 'podman' && runtime === 'runsc')
+    return failed(CHECK.runtime, GVISOR_ON_PODMAN, 'Use Docker for gVisor (--docker docker), or drop --runtime.');
   if (facts.kind === 'podman') return passed(CHECK.runtime, `Podman does not list its runtimes; the probes below run under ${runtime}`);
   const how =
     runtime === 'runsc'
@@ -99,6 +105,6 @@ export function runtimeVerdict(facts: EngineFacts, runtime: string): DoctorCheck
 /** Pure: whether gVisor can be asked for, when it is not (its probe, if it is registered, decides the rest). */
 export function gvisorAbsentVerdict(facts: EngineFacts): DoctorCheck | undefined {
   if (facts.runtimes.includes('runsc')) return undefined;
-  if (facts.kind === 'podman') return passed(CHECK.gvisor, 'Podman does not list its runtimes: `doctor --runtime runsc` runs every probe under gVisor');
+  if (facts.kind === 'podman') return passed(CHECK.gvisor, `not available (optional): ${GVISOR_ON_PODMAN}; Docker with runsc has it`);
   return passed(CHECK.gvisor, "runsc is not registered (optional: for runtime 'runsc'; `npm run setup` as root installs and registers it)");
 }

@@ -256,7 +256,13 @@ test('the CLI, the runtime asked for, and gVisor when it is not registered', () 
   assert.match(missing.fix ?? '', /npm run setup/);
   assert.equal(gvisorAbsentVerdict(facts), undefined, 'registered: its probe decides');
   assert.equal(gvisorAbsentVerdict({ ...facts, runtimes: ['runc'] })?.ok, true, 'gVisor is optional');
-  assert.match(gvisorAbsentVerdict({ ...facts, kind: 'podman', runtimes: ['runc'] })?.detail ?? '', /--runtime runsc/);
+  const onPodman = { ...facts, kind: 'podman' as const, runtimes: ['runc'] };
+  assert.match(gvisorAbsentVerdict(onPodman)?.detail ?? '', /refuses runtime 'runsc' on Podman/);
+  assert.equal(gvisorAbsentVerdict(onPodman)?.ok, true, 'gVisor is optional');
+  const runscOnPodman = runtimeVerdict(onPodman, 'runsc');
+  assert.equal(runscOnPodman.ok, false);
+  assert.match(runscOnPodman.fix ?? '', /Use Docker for gVisor/);
+  assert.equal(runtimeVerdict(onPodman, 'crun').ok, true, 'other runtimes: the probes decide');
 });
 
 test('images: missing, built from this version, stale, unlabelled, or not ours', () => {
