@@ -159,6 +159,9 @@ test('a live Sandbox keeps running programs across holder expiry: in a container
     (seen) => mine(seen).some((event) => event.status === 'start' && event.at > expiredAt),
     30_000,
   );
+  // The engine's start event comes before the creating docker CLI returns, and only then can the
+  // pool lend the new holder: wait for creations in flight, or the replacement below may find none.
+  await sandbox.whenWarm();
   const result = await sandbox.run('import socket\ns = socket.socket()\ns.bind(("127.0.0.1", 0))\nprint("ran", s.getsockname()[0])');
   assert.equal(result.stdout, 'ran 127.0.0.1\n', result.stderr);
 
