@@ -14,6 +14,9 @@
  * silently ignored.
  */
 import { execa, type ResultPromise } from 'execa';
+import { mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { debug, debugEnabled, swallowed } from '../debug.js';
 import { DockerCliError, EngineUnavailableError, SandboxOptionsError } from '../errors.js';
@@ -64,6 +67,8 @@ export interface AttachedProcess {
 }
 
 const DEFAULT_TIMEOUT_MS = 60_000;
+/** The Podman CLI's working directory (DockerCli's #workingDirectory), made once. */
+let podmanDirectory: string | undefined;
 /** `<binary> --version` asks no engine: it answers in milliseconds. */
 const VERSION_TIMEOUT_MS = 10_000;
 const STDERR_IN_MESSAGE = 4_000;
@@ -197,6 +202,21 @@ export class DockerCli {
     }
   }
 
+  /**
+   * Where the binary runs: this process's working directory for Docker; for Podman a directory of
+   * the library's own, because Podman's conmon writes a file named `oom` into the podman CLI's
+   * working directory whenever a container is OOM-killed (seen with Debian's Podman 4.3): it must
+   * not land in the user's. One fixed directory under the temp dir, so that it never piles up.
+   */
+  #workingDirectory(): string | undefined {
+    if (this.#flavour.kind !== 'podman') return undefined;
+    if (podmanDirectory === undefined) {
+      podmanDirectory = join(tmpdir(), 'docker-python-sandbox-podman');
+      mkdirSync(podmanDirectory, { recursive: true, mode: 0o700 });
+    }
+    return podmanDirectory;
+  }
+
   /** Podman goes to its own engine whatever DOCKER_HOST or a Docker context says: an address given for it would be ignored. */
   #refuseEngineChoice(): void {
     const { host, context } = this.#config;
@@ -257,6 +277,7 @@ export class DockerCli {
     const result = await execa(this.#config.binary, args, {
       reject: false,
       stdin: 'ignore',
+      cwd: this.#workingDirectory(),
       env,
       extendEnv: env === undefined,
       cleanup: false, // execa's cleanup installs signal handlers; the library must not.
@@ -285,6 +306,7 @@ export class DockerCli {
       stdin: 'pipe',
       stdout: 'pipe',
       stderr: 'pipe',
+      cwd: this.#workingDirectory(),
       env,
       extendEnv: env === undefined,
       cleanup: false,

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -85,6 +85,16 @@ test("inside: Docker's environment, no writable place but the capped tmpfs mount
   const { soft, hard } = expectedNproc();
   assert.deepEqual(nproc, [soft, hard]);
   assert.equal(init, '/run/podman-init');
+});
+
+test("an OOM-killed run leaves no file in this process's working directory (Podman's conmon writes `oom` into the CLI's)", async (t) => {
+  const before = statSync(join(process.cwd(), 'oom'), { throwIfNoEntry: false })?.mtimeMs;
+  const sandbox = await podmanSandbox(t, { poolSize: 1, memoryLimitMb: 32 });
+  const result = await sandbox.run('x = bytearray(256 * 2**20)');
+  assert.equal(result.status, 'oom', result.stderr);
+  const after = statSync(join(process.cwd(), 'oom'), { throwIfNoEntry: false })?.mtimeMs;
+  assert.equal(after, before, `no oom file was written in ${process.cwd()}`);
+  assert.ok(existsSync(join(tmpdir(), 'docker-python-sandbox-podman', 'oom')), "conmon's file went to the library's own directory");
 });
 
 test('dockerHost, context and gVisor are refused on Podman with a SandboxOptionsError, and nothing starts', async () => {
